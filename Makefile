@@ -1,0 +1,55 @@
+# nosana-node: `make demo` runs the example pipeline end to end, `make test` runs the test suite.
+# Both create (or reuse) the virtual environment in .venv and start what they need.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: help venv engine images clang demo test lint format program bench clean
+
+help:
+	@echo "make demo     run pipelines/artifacts.yml on the local Docker engine"
+	@echo "make test     run the test suite (starts dockerd, builds the job image)"
+	@echo "make lint     ruff check + format check"
+	@echo "make program  rebuild the jobs program (.so) with clang-19"
+	@echo "make bench    run the benchmarks under bench/"
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+engine:
+	bash scripts/ensure-docker.sh
+
+images: engine
+	bash scripts/build-images.sh
+
+clang:
+	bash scripts/ensure-clang.sh
+
+demo: venv images
+	$(BIN)/nosana-node pipeline run pipelines/artifacts.yml
+
+test: venv images clang
+	$(BIN)/pytest -q
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+program: venv clang
+	$(BIN)/python tools/build_program.py
+
+bench: venv images
+	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

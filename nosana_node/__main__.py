@@ -1,0 +1,3 @@
+from nosana_node.cli.app import main
+
+main()

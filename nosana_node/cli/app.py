@@ -1,0 +1,69 @@
+"""The ``nosana-node`` command: the root app, its command groups and the error boundary.
+
+Each command group lives in its own module and is mounted here. Errors derived from
+:class:`~nosana_node.errors.NosanaError` are printed as one masked line with their exit code;
+anything else is a bug and is reported as one line too (``NOSANA_DEBUG=1`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from nosana_node import __version__
+from nosana_node.cli import config as config_cli
+from nosana_node.cli import flow as flow_cli
+from nosana_node.cli import localnet as localnet_cli
+from nosana_node.cli import pipeline as pipeline_cli
+from nosana_node.cli import vault as vault_cli
+from nosana_node.errors import NosanaError
+from nosana_node.secrets.masking import process_masker
+
+app = typer.Typer(
+    name="nosana-node",
+    help="A node for the Nosana compute market: run pipelines, serve a local market, manage secrets.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(pipeline_cli.app, name="pipeline")
+app.add_typer(flow_cli.app, name="flow")
+app.add_typer(localnet_cli.app, name="localnet")
+app.add_typer(config_cli.app, name="config")
+app.add_typer(vault_cli.app, name="vault")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"nosana-node {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """A node for the Nosana compute market."""
+
+
+def fail(message: str, code: int) -> None:
+    """Print one masked error line to stderr and exit with ``code``."""
+    line = " ".join(process_masker().mask(message).split())
+    print(f"error: {line}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except NosanaError as exc:
+        fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
+    except Exception as exc:  # a bug: still one line, with a way to see more
+        if os.environ.get("NOSANA_DEBUG"):
+            raise
+        fail(f"internal error: {type(exc).__name__}: {exc} (set NOSANA_DEBUG=1 for a traceback)", 1)

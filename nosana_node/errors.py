@@ -1,0 +1,42 @@
+"""The project's exception hierarchy.
+
+Every error a user can cause or meet derives from :class:`NosanaError` and carries a one-line
+message and the process exit code the CLI uses for it. Anything else reaching the CLI is a bug.
+"""
+
+from __future__ import annotations
+
+
+class NosanaError(Exception):
+    """Base of all expected errors: one-line message, exit code 1."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UserInputError(NosanaError):
+    """Bad input from the user (file, schema, flag): exit code 2, nothing ran."""
+
+    exit_code = 2
+
+
+class ConfigError(UserInputError):
+    """The configuration (config.edn, environment, flags) is invalid."""
+
+
+class SecretError(NosanaError):
+    """A secret could not be resolved; the message names the reference, never a value."""
+
+
+class DockerUnavailableError(NosanaError):
+    """The Docker engine cannot be reached."""
+
+
+class ChainError(NosanaError):
+    """A transaction or query against the chain failed."""
