@@ -87,7 +87,9 @@ class MarketAccount:
     @classmethod
     def decode(cls, data: bytes) -> Self:
         _check(data, cls.DISCRIMINATOR, "MarketAccount", 8 + cls._FIXED.size)
-        auth, exp, price, timeout, jtype, vault, bump, key, xnos, qtype, qlen = cls._FIXED.unpack_from(data, 8)
+        auth, exp, price, timeout, jtype, vault, bump, key, xnos, qtype, qlen = cls._FIXED.unpack_from(
+            data, 8
+        )
         start = 8 + cls._FIXED.size
         if start + 32 * qlen > len(data):
             raise DecodeError(f"MarketAccount queue length {qlen} overruns the account")
