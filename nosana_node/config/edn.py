@@ -355,7 +355,7 @@ class Reader:
     def _resolve_path(
         self, path: tuple[str | int, ...], file: Path, where: tuple[str | int, ...], label: str
     ) -> Traced:
-        from edn_format import ImmutableDict
+        from edn_format import ImmutableDict, ImmutableList
 
         node, node_file = self._root, self.root_file
         for i, k in enumerate(path):
@@ -367,7 +367,7 @@ class Reader:
                 if not matches:
                     raise self._fail(file, where, f"{label}: no key {show_path(path[: i + 1])}")
                 node = matches[0]
-            elif isinstance(node, list | tuple) and isinstance(k, int) and 0 <= k < len(node):
+            elif isinstance(node, ImmutableList | list | tuple) and isinstance(k, int) and 0 <= k < len(node):
                 node = node[k]
             else:
                 raise self._fail(file, where, f"{label}: nothing at {show_path(path[: i + 1])}")

@@ -52,6 +52,8 @@ class Kind:
         except ValueError as exc:
             shown = "its value" if self.secret else repr(raw)
             raise ConfigError(f"environment variable {var}: cannot read {shown} as {exc}") from None
+        except ConfigError as exc:
+            raise ConfigError(f"environment variable {var}: {exc}") from None
 
     def show(self, value: Any) -> str:
         return "-" if value is None else str(value)

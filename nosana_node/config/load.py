@@ -233,6 +233,8 @@ def _value(
         except ValueError as exc:
             shown = "its value" if s.kind.secret else repr(flag.value)
             raise ConfigError(f"{flag.label}: cannot read {shown} as {exc}") from None
+        except ConfigError as exc:
+            raise ConfigError(f"{flag.label}: {exc}") from None
         return value, Source("flag", flag.label), False
     if s.env and s.env in env_map:
         value = s.kind.from_env(env, s.env)

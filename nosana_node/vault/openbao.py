@@ -112,27 +112,24 @@ class OpenBaoVault(Vault):
             remaining = self._expires - time.monotonic()
             if remaining > self._ttl / 2:
                 return self._client
-            if self._renewable and remaining > 0 and self._renew():
+            if self._renewable and self._renew():
                 return self._client
-            if self.cfg.auth == "approle":
+            if self.cfg.auth == "approle":  # not renewable (any more): log in again
                 self._login()
-            elif remaining <= 0:
-                raise Failure("the vault token has expired (renew it, or use approle auth)")
+            # a token that cannot be renewed is used until the server refuses it
             return self._client
 
     def _renew(self) -> bool:
-        """Renew the token; False when it could not be extended much (at its max TTL)."""
+        """Renew the token; False when that failed or hardly extended it (at its max TTL)."""
         try:
             auth = self._guard(lambda: self._client.auth.token.renew_self()["auth"])
         except Failure:
-            if self.cfg.auth == "approle":
-                return False
-            raise
+            self._renewable = False
+            return False
         ttl = float(auth.get("lease_duration") or 0)
         self.renewals += 1
         capped = 0 < ttl < self._ttl / 2
-        self._expires = time.monotonic() + ttl if ttl > 0 else None
-        self._renewable = bool(auth.get("renewable")) and not capped
+        self._set_ttl(ttl, bool(auth.get("renewable")) and not capped)
         return not capped
 
     # -- errors ----------------------------------------------------------------------------------
@@ -167,6 +164,10 @@ class OpenBaoVault(Vault):
         except requests.exceptions.ConnectionError:
             raise Failure(f"vault {self.cfg.address} is unreachable (connection refused or lost)") from None
         except hx.InvalidRequest as exc:
+            if login:
+                raise Failure(
+                    f"AppRole login to {self.cfg.address} refused (role-id or secret-id rejected)"
+                ) from None
             raise Failure(
                 f"rejected by {self.describe()}: {'; '.join(exc.errors or []) or 'invalid request'}"
             ) from None
@@ -235,7 +236,10 @@ class OpenBaoVault(Vault):
     def _remove(self, path: str, all_versions: bool) -> None:
         full, mount = self._full(path), self.cfg.mount
         # a delete of a missing path succeeds in Vault: check first, so `rm` of a typo says so
-        self._fetch(path, None)
+        if self.cfg.kv_version == 2 and all_versions:  # a soft-deleted secret can still be purged
+            self._request(lambda c: c.secrets.kv.v2.read_secret_metadata(path=full, mount_point=mount))
+        else:
+            self._fetch(path, None)
         if self.cfg.kv_version == 1:
             self._request(lambda c: c.secrets.kv.v1.delete_secret(path=full, mount_point=mount))
         elif all_versions:
