@@ -7,6 +7,8 @@ import struct
 
 import pytest
 from anchorpy import AccountsCoder, Idl, InstructionCoder, NamedInstruction
+from anchorpy import idl as anchorpy_idl
+from anchorpy.program.core import _pako_inflate
 from solders.keypair import Keypair
 from solders.litesvm import LiteSVM
 
@@ -96,8 +98,11 @@ def test_genesis_fails_clearly_when_the_program_expects_another_mint() -> None:
 
 
 def test_anchorpy_parses_the_on_chain_idl_and_decodes_accounts_like_our_layouts(local: Local) -> None:
-    _, raw = decode_idl_account(local.data(local.genesis.idl_address))
-    idl = Idl.from_json(json.dumps(raw))
+    # the steps of anchorpy's Program.fetch_raw_idl, on the account genesis wrote
+    address = anchorpy_idl._idl_address(local.program_id)
+    assert address == local.genesis.idl_address
+    stored = anchorpy_idl._decode_idl_account(local.data(address)[8:])
+    idl = Idl.from_json(_pako_inflate(bytes(stored["data"])).decode())
     assert [ix.name for ix in idl.instructions][:4] == ["open", "update", "close", "closeAdmin"]
     coder = AccountsCoder(idl)
     client, node = local.clients[0], local.nodes[0]
