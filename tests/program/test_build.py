@@ -47,7 +47,11 @@ def test_rebuild_is_byte_identical_to_the_committed_program(tmp_path: Path) -> N
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    assert out.read_bytes() == PROGRAM_PATH.read_bytes(), "run `make program` and commit the result"
+    version = subprocess.run([CLANG, "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+    assert out.read_bytes() == PROGRAM_PATH.read_bytes(), (
+        f"the rebuilt program differs from the committed one (clang here: {version}): "
+        "run `make program` and commit the result"
+    )
 
 
 def _compile(tmp_path: Path, source: str, name: str, cpu: str = "v2") -> str:
