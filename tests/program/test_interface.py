@@ -16,6 +16,8 @@ from solders.keypair import Keypair
 from solders.message import Message
 from solders.transaction import Transaction
 
+from nosana_node.chain import pda
+from nosana_node.chain.addresses import MAINNET
 from nosana_node.chain.instructions import INSTRUCTIONS, InstructionSpec
 
 from .conftest import Local, builtin
@@ -87,15 +89,20 @@ def test_unknown_or_short_discriminators_are_rejected(local: Local) -> None:
 
 
 def test_compute_units_of_the_hot_path(local: Local) -> None:
-    """list/work/finish stay far below the default 200k budget (figures quoted in the README)."""
+    """list/work/finish stay far below the default 200k budget (figures quoted in the README).
+
+    work searches the stake PDA: 1,500 units per bump tried, and the bump depends on the node's
+    random key, so work is compared with the search's share taken out."""
     units = {}
+    client, node = local.clients[0], local.nodes[0]
+    _, bump = pda.stake(node.pubkey, MAINNET.nos_mint, MAINNET.staking_program)
+    search = 1_500 * (255 - bump)
     for label, market in (("free", local.default), ("priced", local.priced)):
-        client, node = local.clients[0], local.nodes[0]
         listed = local.tx_list(market, client)
         units[f"list {label}"] = local.send(listed).expect_ok().compute_units
         worked = local.tx_work(market, node)
-        units[f"work {label}"] = local.send(worked).expect_ok().compute_units
+        units[f"work {label}"] = local.send(worked).expect_ok().compute_units - search
         finish = local.tx_finish(listed.keys["job"].pubkey(), worked.keys["run"].pubkey(), node, client)
         units[f"finish {label}"] = local.send(finish).expect_ok().compute_units
     print(units)
-    assert all(u < 20_000 for u in units.values()), units
+    assert all(u < 12_000 for u in units.values()), units
