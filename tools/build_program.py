@@ -35,6 +35,9 @@ CFLAGS = [
     "-mllvm", "-bpf-stack-size=4096",  # Solana frames are 4 KiB, upstream's default check is 512
 ]  # fmt: skip
 
+#: The clang the committed .so was built with; another version may emit other bytes.
+REFERENCE_CLANG = "Debian clang version 19.1.7 (3~deb12u1)"
+
 sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT))
 
@@ -50,6 +53,12 @@ def find_clang(name: str | None) -> str:
     if path is None:
         raise BuildError(f"{candidate} not found: install it with `make clang` (scripts/ensure-clang.sh)")
     return path
+
+
+def clang_version(clang: str) -> str:
+    """First line of ``clang --version``."""
+    proc = subprocess.run([clang, "--version"], capture_output=True, text=True, check=False)
+    return proc.stdout.splitlines()[0].strip() if proc.stdout else "unknown"
 
 
 def check_discriminators() -> None:
@@ -83,6 +92,10 @@ def build(out: Path, clang: str | None = None, quiet: bool = False) -> bytes:
 
     check_discriminators()
     compiler = find_clang(clang)
+    version = clang_version(compiler)
+    if version != REFERENCE_CLANG and not quiet:
+        print(f"build_program: warning: {version!r}; the committed .so was built with {REFERENCE_CLANG!r}",
+              file=sys.stderr)  # fmt: skip
     sources = sorted(SOURCE_DIR.glob("*.c"))
     if not sources:
         raise BuildError(f"no C sources in {SOURCE_DIR}")

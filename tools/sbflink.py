@@ -29,12 +29,14 @@ usage: python tools/sbflink.py -o out.so a.o [b.o ...]
 from __future__ import annotations
 
 import argparse
+import io
 import struct
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
 MM_PROGRAM_START = 1 << 32
@@ -121,7 +123,10 @@ class Linker:
 
     # -- input ------------------------------------------------------------------------
     def add_object(self, path: str) -> None:
-        elf = ELFFile(open(path, "rb"))  # noqa: SIM115 - pyelftools reads lazily; kept open
+        try:
+            elf = ELFFile(io.BytesIO(Path(path).read_bytes()))
+        except ELFError as exc:
+            raise LinkError(f"{path}: not a BPF relocatable object ({exc})") from None
         if elf.elfclass != 64 or not elf.little_endian:
             raise LinkError(f"{path}: not a 64-bit little-endian ELF")
         if elf["e_machine"] not in ("EM_BPF", EM_BPF) or elf["e_type"] != "ET_REL":

@@ -32,7 +32,6 @@ uint64_t require_unused(const AccountInfo *a);
 
 /* What create_account() needs; a struct because BPF calls take at most five arguments. */
 typedef struct {
-  const Context *ctx;
   AccountInfo *payer;         /* signer paying the rent */
   AccountInfo *target;        /* signer (keypair) or PDA (with seeds) */
   uint64_t space;

@@ -43,7 +43,7 @@ uint64_t process_list(Context *ctx) {
   MarketAccount *m;
   TRY(load_market(ctx, &a->market, &m));
   TRY(require_unused(&a->run));
-  Vault v = {ctx, &a->token_program, &a->market, m, &a->vault};
+  Vault v = {&a->token_program, &a->market, m, &a->vault};
   DepositRequest request = {&v, &a->user, &a->authority, &a->payer, load_u64(&m->job_price), timeout};
   Deposit deposit;
   TRY(prepare_deposit(&request, &deposit));
@@ -72,7 +72,7 @@ uint64_t process_assign(Context *ctx) {
   MarketAccount *m;
   TRY(load_market(ctx, &a->market, &m));
   REQUIRE(queue_type(m) == QUEUE_NODE, ERR_MARKET_IN_WRONG_STATE);
-  Vault v = {ctx, &a->token_program, &a->market, m, &a->vault};
+  Vault v = {&a->token_program, &a->market, m, &a->vault};
   DepositRequest request = {&v, &a->user, &a->authority, &a->payer, load_u64(&m->job_price), timeout};
   Deposit deposit;
   TRY(prepare_deposit(&request, &deposit));
@@ -119,7 +119,7 @@ uint64_t process_delist(Context *ctx) {
   TRY(load_market(ctx, &a->market, &m));
   REQUIRE(queue_type(m) == QUEUE_JOB, ERR_MARKET_IN_WRONG_STATE);
   TRY(queue_remove(m, a->job.key));
-  Vault v = {ctx, &a->token_program, &a->market, m, &a->vault};
+  Vault v = {&a->token_program, &a->market, m, &a->vault};
   TRY(refund_deposit(&v, job, &a->deposit));
   return close_account(&a->job, &a->payer);
 }
@@ -134,7 +134,7 @@ uint64_t process_recover(Context *ctx) {
   REQUIRE(job->state == JOB_STOPPED, ERR_JOB_IN_WRONG_STATE);
   MarketAccount *m;
   TRY(load_market(ctx, &a->market, &m));
-  Vault v = {ctx, &a->token_program, &a->market, m, &a->vault};
+  Vault v = {&a->token_program, &a->market, m, &a->vault};
   TRY(refund_deposit(&v, job, &a->user));
   return close_account(&a->job, &a->payer);
 }
@@ -154,7 +154,7 @@ uint64_t process_extend(Context *ctx) {
   REQUIRE(timeout > current, ERR_JOB_TIMEOUT_NOT_GREATER);
   MarketAccount *m;
   TRY(load_market(ctx, &a->market, &m));
-  Vault v = {ctx, &a->token_program, &a->market, m, &a->vault};
+  Vault v = {&a->token_program, &a->market, m, &a->vault};
   if (price > 0) {
     uint64_t amount;
     AccountInfo *depositor;
@@ -188,7 +188,7 @@ uint64_t process_end(Context *ctx) {
   store_i64(&job->time_end, now);
   key_copy(&job->node, &run->node);
   if (load_u64(&job->price) > 0) {
-    Vault v = {ctx, &a->token_program, &a->market, m, &a->vault};
+    Vault v = {&a->token_program, &a->market, m, &a->vault};
     uint64_t payment, refund;
     TokenAccount *user;
     TRY(check_vault(&v));

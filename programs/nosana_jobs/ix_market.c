@@ -22,12 +22,12 @@ uint64_t process_open(Context *ctx) {
   REQUIRE(sol_try_find_program_address(seeds, 2, ctx->program_id, &expected, &bump) == 0, ERROR_INVALID_SEEDS);
   REQUIRE(key_eq(a->vault.key, &expected), ERROR_INVALID_SEEDS);
 
-  NewAccount market = {ctx, &a->authority, &a->market, MARKET_ACCOUNT_SIZE, ctx->program_id, NULL};
+  NewAccount market = {&a->authority, &a->market, MARKET_ACCOUNT_SIZE, ctx->program_id, NULL};
   TRY(create_account(&market));
   SignerSeeds vault_signer = {seeds, 3};
-  NewAccount vault = {ctx, &a->authority, &a->vault, TOKEN_ACCOUNT_SIZE, &TOKEN_PROGRAM_ID, &vault_signer};
+  NewAccount vault = {&a->authority, &a->vault, TOKEN_ACCOUNT_SIZE, &TOKEN_PROGRAM_ID, &vault_signer};
   TRY(create_account(&vault));
-  TRY(vault_initialize(ctx, &a->vault, &a->mint));
+  TRY(vault_initialize(&a->vault, &a->mint));
 
   MarketAccount *m = (MarketAccount *)a->market.data;
   store_u64(&m->discriminator, DISC_MARKET_ACCOUNT);
@@ -74,7 +74,7 @@ static uint64_t close_market(Context *ctx, bool by_admin) {
   const Pubkey *allowed = by_admin ? &config()->market_admin : &m->authority;
   REQUIRE(key_eq(a->authority.key, allowed), ERROR_INCORRECT_AUTHORITY);
   TRY(require_writable(&a->authority));
-  Vault v = {ctx, &a->token_program, &a->market, m, &a->vault};
+  Vault v = {&a->token_program, &a->market, m, &a->vault};
   TRY(check_vault(&v));
   TRY(vault_drain_and_close(&v, &a->user, &a->authority));
   return close_account(&a->market, &a->authority);

@@ -111,7 +111,7 @@ uint64_t process_finish(Context *ctx) {
   store_i64(&job->time_end, now);
   store_i64(&job->time_start, started);
   if (load_u64(&job->price) > 0) {
-    Vault v = {ctx, &a->token_program, &a->market, m, &a->vault};
+    Vault v = {&a->token_program, &a->market, m, &a->vault};
     uint64_t payment, refund;
     TokenAccount *user;
     TRY(check_vault(&v));

@@ -4,7 +4,7 @@
 #include "accounts.h"
 
 uint64_t create_job(const NewJob *n) {
-  NewAccount account = {n->ctx, n->payer, n->job, JOB_ACCOUNT_SIZE, n->ctx->program_id, NULL};
+  NewAccount account = {n->payer, n->job, JOB_ACCOUNT_SIZE, n->ctx->program_id, NULL};
   TRY(create_account(&account));
   JobAccount *job = (JobAccount *)n->job->data; /* zero-filled by the System program */
   store_u64(&job->discriminator, DISC_JOB_ACCOUNT);
@@ -21,7 +21,7 @@ uint64_t create_job(const NewJob *n) {
 }
 
 uint64_t create_run(const NewRun *n) {
-  NewAccount account = {n->ctx, n->payer, n->run, RUN_ACCOUNT_SIZE, n->ctx->program_id, NULL};
+  NewAccount account = {n->payer, n->run, RUN_ACCOUNT_SIZE, n->ctx->program_id, NULL};
   TRY(create_account(&account));
   RunAccount *run = (RunAccount *)n->run->data;
   store_u64(&run->discriminator, DISC_RUN_ACCOUNT);

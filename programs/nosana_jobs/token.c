@@ -97,8 +97,7 @@ uint64_t vault_drain_and_close(const Vault *v, AccountInfo *to, AccountInfo *ren
   return token_invoke(&call);
 }
 
-uint64_t vault_initialize(const Context *ctx, AccountInfo *vault, AccountInfo *mint) {
-  (void)ctx;
+uint64_t vault_initialize(AccountInfo *vault, AccountInfo *mint) {
   uint8_t data[33] = {TOKEN_INITIALIZE_ACCOUNT3};
   key_copy((Pubkey *)(data + 1), vault->key);
   AccountMeta metas[2] = {{vault->key, true, false}, {mint->key, false, false}};

@@ -15,7 +15,6 @@ uint64_t load_token_account(const AccountInfo *a, TokenAccount **out);
 
 /* A market's vault and what is needed to sign for it: seeds [market, mint, [vault_bump]]. */
 typedef struct {
-  const Context *ctx;
   AccountInfo *token_program;
   const AccountInfo *market; /* the market account; its key seeds the vault */
   const MarketAccount *state;
@@ -36,4 +35,4 @@ uint64_t vault_pay(const Vault *v, AccountInfo *to, uint64_t amount);
 uint64_t vault_drain_and_close(const Vault *v, AccountInfo *to, AccountInfo *rent_to);
 
 /* Initialize a freshly allocated vault account: mint NOS, token owner the vault itself. */
-uint64_t vault_initialize(const Context *ctx, AccountInfo *vault, AccountInfo *mint);
+uint64_t vault_initialize(AccountInfo *vault, AccountInfo *mint);

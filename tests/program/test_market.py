@@ -173,3 +173,19 @@ def test_a_closed_market_takes_no_jobs(local: Local) -> None:
     local.send(local.tx_close(market, owner.keypair, local.token_account(owner.pubkey, 0))).expect_ok()
     tx = local.tx_list(market, local.clients[0])
     assert local.send(tx).error == builtin("InvalidAccountOwner")
+
+
+def test_open_needs_the_nos_mint_account(local: Local) -> None:
+    mint = local.svm.get_account(MAINNET.nos_mint)
+    local.svm.set_account(
+        MAINNET.nos_mint, type(mint)(mint.lamports, bytes(mint.data), SYSTEM_PROGRAM, False, 0)
+    )
+    assert local.send(local.tx_open(PRICED, local.admin)).error == builtin("InvalidAccountOwner")
+
+
+def test_close_needs_a_writable_authority_for_the_rent(local: Local) -> None:
+    owner = local.clients[1]
+    market = local.open(PRICED, owner.keypair)
+    tx = local.tx_close(market, owner.keypair, local.token_account(owner.pubkey, 0))
+    fee_payer = local.clients[0].keypair  # the authority then signs read-only
+    assert local.send(tx, payer=fee_payer).error == builtin("Immutable")
