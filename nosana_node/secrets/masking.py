@@ -82,6 +82,46 @@ def variants(value: str) -> set[str]:
     return {f for f in forms if len(f) >= MIN_LENGTH and "\n" not in f}
 
 
+def _trie_source(forms: Iterable[str]) -> str:
+    """A regex matching any of ``forms``, factored by common prefixes; at a position it matches
+    the longest form that fits (as a longest-first alternation does), but tests each character
+    once instead of once per form."""
+    trie: dict[str, dict] = {}
+    for form in forms:
+        node = trie
+        for ch in form:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def emit(node: dict[str, dict]) -> str:
+        out: list[str] = []
+        while True:
+            end = "" in node
+            kids = sorted((ch, sub) for ch, sub in node.items() if ch)
+            if not kids:
+                return "".join(out)
+            if len(kids) == 1 and not end:  # a chain: no group needed
+                out.append(re.escape(kids[0][0]))
+                node = kids[0][1]
+                continue
+            parts = [re.escape(ch) + emit(sub) for ch, sub in kids]
+            body = parts[0] if len(parts) == 1 else "(?:" + "|".join(parts) + ")"
+            out.append(f"(?:{body})?" if end else body)
+            return "".join(out)
+
+    return emit(trie)
+
+
+def compile_forms(forms: Iterable[str]) -> re.Pattern[str]:
+    """The pattern of every masked form (a prefix trie; a flat longest-first alternation when the
+    trie would nest too deeply for the regex compiler)."""
+    forms = list(forms)
+    try:
+        return re.compile(_trie_source(forms))
+    except (RecursionError, re.error):
+        return re.compile("|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)))
+
+
 class Masker:
     """A thread-safe set of secret values and the replacement of their forms in text."""
 
@@ -89,6 +129,7 @@ class Masker:
         self._lock = threading.Lock()
         self._forms: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
+        self._stale = False  # forms were added since the pattern was compiled
         self.longest = 0
         for value in values:
             self.add(value)
@@ -103,25 +144,28 @@ class Masker:
             if not new:
                 return
             self._forms |= new
-            ordered = sorted(self._forms, key=len, reverse=True)
-            # publish the pattern and the length together: readers take one reference each
-            self.longest = len(ordered[0])
-            self._pattern = re.compile("|".join(re.escape(f) for f in ordered))
+            self.longest = max(self.longest, *(len(f) for f in new))
+            self._stale = True  # compiled on next use: adding many values stays linear
 
     def __bool__(self) -> bool:
-        return self._pattern is not None
+        return bool(self._forms)
 
     def __len__(self) -> int:
         return len(self._forms)
 
     @property
     def pattern(self) -> re.Pattern[str] | None:
-        """The compiled alternation of every masked form, longest first."""
+        """The compiled pattern of every masked form (None when nothing is registered)."""
+        if self._stale:
+            with self._lock:
+                if self._stale:
+                    self._pattern = compile_forms(self._forms)
+                    self._stale = False
         return self._pattern
 
     def mask(self, text: str) -> str:
         """Return ``text`` with every registered form replaced by ``[MASKED]``."""
-        pattern = self._pattern
+        pattern = self.pattern
         return pattern.sub(MASK, text) if pattern is not None else text
 
     def mask_obj(self, obj: object) -> object:

@@ -249,3 +249,26 @@ def test_logging_filter_masks_message_args_and_traceback(caplog: pytest.LogCaptu
 
 def test_process_masker_is_shared() -> None:
     assert process_masker() is process_masker()
+
+
+def test_trie_pattern_matches_like_longest_first_alternation() -> None:
+    import re
+
+    from nosana_node.secrets.masking import compile_forms
+
+    rng = random.Random(11)
+    for _ in range(200):
+        count = rng.randint(1, 8)
+        forms = {"".join(rng.choice("abc") for _ in range(rng.randint(1, 7))) for _ in range(count)}
+        flat = re.compile("|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)))
+        trie = compile_forms(forms)
+        text = "".join(rng.choice("abcd") for _ in range(60))
+        assert trie.sub("#", text) == flat.sub("#", text), (forms, text)
+
+
+def test_deeply_nested_forms_still_compile() -> None:
+    """Forms that are prefixes of one another nest the trie; past the compiler's depth it falls back."""
+    values = ["q" * n for n in range(4, 600)]
+    masker = Masker(values)
+    assert masker.mask("x" + "q" * 599 + "x") == f"x{MASK}x"
+    assert masker.mask("x" + "q" * 5 + "x") == f"x{MASK}x"
