@@ -200,6 +200,35 @@ class Duration(Kind):
         return f"{value:g}s"
 
 
+class Gpus(Kind):
+    """A GPU request: none (None), all (-1) or a positive count."""
+
+    label = "none | all | count"
+
+    def from_value(self, value: Any) -> int | None:
+        if value is None or value is False:
+            return None
+        if value is True:
+            return -1
+        if isinstance(value, int):
+            if value == 0:
+                return None
+            if value == -1 or value > 0:
+                return value
+        if isinstance(value, str):
+            word = value.strip().lstrip(":").lower()
+            if word in ("", "none", "0", "off", "false"):
+                return None
+            if word == "all":
+                return -1
+            if word.isdigit():
+                return int(word)
+        raise ValueError("a GPU request (none, all, or a count)")
+
+    def show(self, value: Any) -> str:
+        return "none" if value is None else "all" if value == -1 else str(value)
+
+
 class SecretText(Kind):
     """A secret string (a token, a password): held as a :class:`Secret`, shown masked."""
 

@@ -26,7 +26,7 @@ from nosana_node.secrets.value import Secret
 
 CONFIG_ENV = "NOSANA_CONFIG"
 PROFILE_ENV = "NOSANA_PROFILE"
-DEFAULT_HOME = "~/.nosana"
+DEFAULT_HOME = "~/.nosana-node"
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _BASE58_ADDRESS = re.compile(r"^[1-9A-HJ-NP-Za-km-z]{32,44}$")
 
@@ -274,9 +274,6 @@ def _derive(values: dict[str, Any], sources: dict[str, Source]) -> None:
     if values["rpc-url"] is None:
         values["rpc-url"] = RPC_URLS[values["network"]]
         sources["rpc-url"] = Source("default", f"(for network {values['network']})")
-    if values["storage.dir"] is None:
-        values["storage.dir"] = values["home"] / "artifacts"
-        sources["storage.dir"] = Source("default", "(<home>/artifacts)")
 
 
 def _validate(config: NodeConfig, profile: str | None, sources: dict[str, Source]) -> None:

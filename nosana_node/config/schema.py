@@ -16,6 +16,7 @@ from nosana_node.config.kinds import (
     Boolean,
     Choice,
     Duration,
+    Gpus,
     Integer,
     Keypair,
     Kind,
@@ -75,12 +76,9 @@ class PortsConfig:
 
 @dataclass(frozen=True)
 class StorageConfig:
-    dir: Path | None = field(
-        default=None, metadata=meta(PathKind(), "Artifact store. Default: <home>/artifacts.")
-    )
     max_artifact_size: int = field(
-        default=1 * GIB,
-        metadata=meta(Size(), "Largest artifact kept from a job; a larger one fails the job."),
+        default=4 * GIB,
+        metadata=meta(Size(), "Largest artifact (a tar taken from a container); a larger one fails the job."),
     )
 
 
@@ -93,25 +91,33 @@ class DockerConfig:
             "Docker engine API: unix:///var/run/docker.sock, tcp://host:2376. Default: DOCKER_HOST or local.",
         ),
     )
+    api_timeout: float = field(
+        default=120.0, metadata=meta(Duration(), "How long one engine API call may take (not the job).")
+    )
     pull_policy: str = field(
         default="if-not-present",
         metadata=meta(
             Choice(("never", "if-not-present", "always")), "When to pull a job's image from its registry."
         ),
     )
-    cpus: float = field(default=1.0, metadata=meta(Number(0.01), "CPUs each job container may use."))
+    cpus: float = field(default=2.0, metadata=meta(Number(0.01), "CPUs each job container may use."))
     memory: int = field(
-        default=2 * GIB, metadata=meta(Size(), "Memory limit of each job container (swap included).")
+        default=4 * GIB, metadata=meta(Size(), "Memory limit of each job container (swap limited the same).")
     )
-    pids: int = field(default=512, metadata=meta(Integer(16), "Process limit of each job container."))
+    pids: int = field(default=4096, metadata=meta(Integer(16), "Process limit of each job container."))
     timeout: float = field(
-        default=3600.0, metadata=meta(Duration(), "Longest a job container may run before it is stopped.")
+        default=3600.0, metadata=meta(Duration(), "Longest a job may run before its container is killed.")
     )
     max_log_size: int = field(
-        default=10 * MIB, metadata=meta(Size(), "Log kept per op; output past it is dropped (and said so).")
+        default=16 * MIB,
+        metadata=meta(Size(), "Log kept per job (stdout and stderr); the rest is cut with a marker."),
     )
-    gpu: bool = field(
-        default=False, metadata=meta(Boolean(), "Give job containers that ask for one the GPUs.")
+    gpus: int | None = field(
+        default=None, metadata=meta(Gpus(), "GPUs for job containers: none, all, or a count.")
+    )
+    network: str = field(
+        default="bridge",
+        metadata=meta(Text(), "Docker network mode of job containers (bridge, none, a name)."),
     )
 
 
@@ -183,7 +189,8 @@ class NodeConfig:
     """The node's effective configuration."""
 
     home: Path = field(
-        default=None, metadata=meta(PathKind(), "State directory: flows, logs. Default: ~/.nosana.")
+        default=None,
+        metadata=meta(PathKind(), "State directory: flows, logs, artifacts. Default: ~/.nosana-node."),
     )
     network: str = field(
         default="devnet",

@@ -67,8 +67,8 @@ def test_config_show_selected_keys(write: Write, clean_env: Path) -> None:
     assert result.returncode == 0, result.stderr
     keys = [line.split()[0] for line in result.stdout.splitlines()[3:]]
     assert keys[0] == "KEY" and set(keys[1:]) == {
-        "network", "docker.url", "docker.pull-policy", "docker.cpus", "docker.memory", "docker.pids",
-        "docker.timeout", "docker.max-log-size", "docker.gpu",
+        "network", "docker.url", "docker.api-timeout", "docker.pull-policy", "docker.cpus", "docker.memory",
+        "docker.pids", "docker.timeout", "docker.max-log-size", "docker.gpus", "docker.network",
     }  # fmt: skip
     bad = run_cli("config", "show", "dokcer", env={"HOME": str(clean_env)})
     assert (

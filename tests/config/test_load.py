@@ -37,10 +37,10 @@ def test_defaults_without_a_file(clean_env: Path) -> None:
     loaded = load_config()
     cfg = loaded.config
     assert loaded.file is None and str(loaded.file_source).startswith("default (none:")
-    assert cfg.home == clean_env / ".nosana"
+    assert cfg.home == clean_env / ".nosana-node"
     assert cfg.network == "devnet" and cfg.rpc_url == "https://api.devnet.solana.com"
-    assert cfg.storage.dir == clean_env / ".nosana" / "artifacts"
-    assert cfg.docker.memory == 2 << 30 and cfg.docker.pids == 512 and cfg.docker.timeout == 3600
+    assert cfg.storage.max_artifact_size == 4 << 30 and cfg.docker.gpus is None
+    assert cfg.docker.memory == 4 << 30 and cfg.docker.pids == 4096 and cfg.docker.timeout == 3600
     assert cfg.vault.backend == "config" and cfg.keypair is None and cfg.secrets == {}
     assert str(loaded.sources["rpc-url"]) == "default (for network devnet)"
     assert str(loaded.sources["docker.pids"]) == "default"
@@ -53,14 +53,14 @@ def test_precedence_and_provenance(write: Write, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("NOSANA_DOCKER_TIMEOUT", "90s")
     loaded = load_config(
         opts(path, None, "docker.cpus=2", "docker.timeout=10m"),
-        flags={"docker.timeout": Flag("1h", "--timeout"), "docker.gpu": None},
+        flags={"docker.timeout": Flag("1h", "--timeout"), "docker.gpus": None},
     )
     cfg, src = loaded.config, loaded.sources
     assert (cfg.docker.memory, str(src["docker.memory"])) == (1 << 30, f"file {path}")
     assert (cfg.docker.pids, str(src["docker.pids"])) == (200, "env NOSANA_DOCKER_PIDS")
     assert (cfg.docker.cpus, str(src["docker.cpus"])) == (2.0, "flag --set docker.cpus")
     assert (cfg.docker.timeout, str(src["docker.timeout"])) == (3600.0, "flag --timeout")
-    assert (cfg.docker.gpu, str(src["docker.gpu"])) == (False, "default")  # a None flag is "not given"
+    assert (cfg.docker.gpus, str(src["docker.gpus"])) == (None, "default")  # a None flag is "not given"
     assert cfg.rpc_url == "http://127.0.0.1:8899" and str(src["network"]) == f"file {path}"
 
 
@@ -74,7 +74,7 @@ def test_provenance_names_the_tags(write: Write, monkeypatch: pytest.MonkeyPatch
 
 
 def test_config_file_discovery(write: Write, monkeypatch: pytest.MonkeyPatch, clean_env: Path) -> None:
-    home_cfg = clean_env / ".nosana" / "config.edn"
+    home_cfg = clean_env / ".nosana-node" / "config.edn"
     home_cfg.parent.mkdir()
     home_cfg.write_text("{:docker {:pids 111}}")
     assert load_config().config.docker.pids == 111
@@ -122,7 +122,11 @@ def test_profile_from_flag_or_env(write: Write, monkeypatch: pytest.MonkeyPatch)
             "environment variable NOSANA_DOCKER_PIDS: cannot read 3 as a number >= 16",
         ),
         ("NOSANA_DOCKER_CPUS", "lots", "environment variable NOSANA_DOCKER_CPUS: Not a valid number."),
-        ("NOSANA_DOCKER_GPU", "perhaps", "environment variable NOSANA_DOCKER_GPU: Not a valid boolean."),
+        (
+            "NOSANA_DOCKER_GPUS",
+            "some",
+            "environment variable NOSANA_DOCKER_GPUS: cannot read 'some' as a GPU request",
+        ),
         (
             "NOSANA_DOCKER_MEMORY",
             "2 bananas",
@@ -149,14 +153,14 @@ def test_typed_environment_errors(
 
 def test_typed_environment_values(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for var, value in {
-        "NOSANA_DOCKER_MEMORY": "512m", "NOSANA_DOCKER_GPU": "true", "NOSANA_DOCKER_TIMEOUT": "1.5h",
-        "NOSANA_STORAGE_DIR": str(tmp_path / "art"), "NOSANA_LOG_LEVEL": "WARN",
+        "NOSANA_DOCKER_MEMORY": "512m", "NOSANA_DOCKER_GPUS": "all", "NOSANA_DOCKER_TIMEOUT": "1.5h",
+        "NOSANA_HOME": str(tmp_path / "h"), "NOSANA_LOG_LEVEL": "WARN",
         "NOSANA_NETWORK": "mainnet-beta", "NOSANA_VAULT_KV_VERSION": "1",
     }.items():  # fmt: skip
         monkeypatch.setenv(var, value)
     cfg = load_config().config
-    assert cfg.docker.memory == 512 << 20 and cfg.docker.gpu is True and cfg.docker.timeout == 5400
-    assert cfg.storage.dir == tmp_path / "art" and cfg.log.level == "warning" and cfg.network == "mainnet"
+    assert cfg.docker.memory == 512 << 20 and cfg.docker.gpus == -1 and cfg.docker.timeout == 5400
+    assert cfg.home == tmp_path / "h" and cfg.log.level == "warning" and cfg.network == "mainnet"
     assert cfg.vault.kv_version == 1 and cfg.rpc_url == "https://api.mainnet-beta.solana.com"
 
 
