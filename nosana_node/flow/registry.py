@@ -62,7 +62,7 @@ class OpType:
 
 
 _registry: dict[str, OpType] = {}
-_loaded = False
+_loaded: set[str] = set()
 
 T = TypeVar("T", bound=type[OpType])
 
@@ -80,23 +80,26 @@ def op_type(name: str) -> Callable[[T], T]:
     return register
 
 
-def _load() -> None:
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    for module in BUILTIN_MODULES:
-        importlib.import_module(module)
-    from importlib.metadata import entry_points
+def _load(plugins: bool) -> None:
+    """Import the built-in op modules, then (only if asked) the entry-point plugins."""
+    if "builtin" not in _loaded:
+        _loaded.add("builtin")
+        for module in BUILTIN_MODULES:
+            importlib.import_module(module)
+    if plugins and "plugins" not in _loaded:
+        _loaded.add("plugins")
+        from importlib.metadata import entry_points
 
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        entry.load()
+        for entry in entry_points(group=ENTRY_POINT_GROUP):
+            entry.load()
 
 
 def get(name: str) -> OpType:
     """The registered op type ``name``; :class:`UserInputError` when there is none."""
     if name not in _registry:
-        _load()
+        _load(plugins=False)
+    if name not in _registry:
+        _load(plugins=True)
     try:
         return _registry[name]
     except KeyError:
@@ -106,5 +109,5 @@ def get(name: str) -> OpType:
 
 def names() -> list[str]:
     """Every registered op type name."""
-    _load()
+    _load(plugins=True)
     return sorted(_registry)
