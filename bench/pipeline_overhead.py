@@ -71,7 +71,9 @@ def stdin_script(jobs: int, tag: str) -> str:
     """Artifacts piped to the image's tar on stdin: run -i, cp out, rm."""
     lines = ["set -euo pipefail", 'cd "$1"']
     for n in range(1, jobs + 1):
-        body = "; ".join(["set -e", *(["tar -xf -"] if n > 1 else []), *(c.format(n=n) for c in JOB_COMMANDS)])
+        body = "; ".join(
+            ["set -e", *(["tar -xf -"] if n > 1 else []), *(c.format(n=n) for c in JOB_COMMANDS)]
+        )
         stdin = f"< out{n - 1}.tar" if n > 1 else "< /dev/null"
         name = f"bench-{tag}-{n}"
         lines += [

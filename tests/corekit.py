@@ -76,7 +76,9 @@ def write(tmp_path: Path, text: str, name: str = "pipeline.yml") -> Path:
     return path
 
 
-def cli(*args: str, home: Path | None = None, timeout: float = 120, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, home: Path | None = None, timeout: float = 120, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
     """Run the real ``nosana-node`` command; returns the completed process (text mode)."""
     env = {**os.environ, **({"NOSANA_HOME": str(home)} if home else {})}
     env.pop("NOSANA_DEBUG", None)
@@ -91,14 +93,21 @@ def cli_json(*args: str, home: Path) -> tuple[subprocess.CompletedProcess[str], 
     try:
         return proc, json.loads(proc.stdout)
     except json.JSONDecodeError:
-        raise AssertionError(f"no JSON on stdout; rc={proc.returncode}\nstdout:{proc.stdout}\nstderr:{proc.stderr}") from None
+        raise AssertionError(
+            f"no JSON on stdout; rc={proc.returncode}\nstdout:{proc.stdout}\nstderr:{proc.stderr}"
+        ) from None
 
 
 def start_cli(*args: str, home: Path) -> subprocess.Popen[str]:
     """Start ``nosana-node`` in the background (its own process group)."""
     env = {**os.environ, "NOSANA_HOME": str(home)}
     return subprocess.Popen(
-        [CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
+        [CLI, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
     )
 
 

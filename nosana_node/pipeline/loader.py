@@ -18,6 +18,8 @@ from nosana_node.pipeline.problems import Problem, ProblemList
 Path_ = tuple[str | int, ...]
 MAX_NODES = 200_000
 MAX_BYTES = 8 * 1024 * 1024
+MAP_TAG = "tag:yaml.org,2002:map"
+SEQ_TAG = "tag:yaml.org,2002:seq"
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,12 @@ class _Converter:
                 [Problem(self.file, _mark(node), "", f"document too large (over {MAX_NODES} nodes)")]
             )
         self.doc_values[path] = _mark(node)
+        expected = {yaml.MappingNode: MAP_TAG, yaml.SequenceNode: SEQ_TAG}.get(type(node))
+        if expected is not None and node.tag != expected:
+            self.problems.append(
+                Problem(self.file, _mark(node), _render(path), f"unsupported YAML tag {node.tag!r}")
+            )
+            return None
         if isinstance(node, yaml.MappingNode):
             self.loader.flatten_mapping(node)
             result: dict[Any, Any] = {}
