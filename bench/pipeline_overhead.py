@@ -58,7 +58,8 @@ def cp_script(jobs: int, tag: str) -> str:
     for n in range(1, jobs + 1):
         body = "; ".join(["set -e", *(c.format(n=n) for c in JOB_COMMANDS)])
         lines += [
-            f"c=$(docker create --label io.nosana.bench={tag} -w /root/project {IMAGE} sh -c {shell_quote(body)})",
+            f"c=$(docker create --label io.nosana.bench={tag} -w /root/project {IMAGE}"
+            f" sh -c {shell_quote(body)})",
             *([f"docker cp - $c:/root/project < out{n - 1}.tar"] if n > 1 else []),
             "docker start -a $c",
             f"docker cp $c:/root/project/out - > out{n}.tar",

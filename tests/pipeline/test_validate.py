@@ -46,7 +46,10 @@ global:
     DB_PASSWORD: {type: nos/vault, value: db/password}
   secrets: [NPM_TOKEN]
   allow_failure: false
-  image_pull_secrets: {url: registry.example.com, username: u, password: {type: nos/vault, value: registry/password}}
+  image_pull_secrets:
+    url: registry.example.com
+    username: u
+    password: {type: nos/vault, value: registry/password}
 jobs:
   - name: install
     image: node:18
@@ -122,7 +125,8 @@ jobs:
         "p.yml:2:10: global.image: expected a string, got a number (3)",
         "p.yml:3:3: global.environemnt: unknown key 'environemnt' (did you mean 'environment'?)",
         "p.yml:4:13: global.secrets[0]: '1BAD' is not a valid environment variable name",
-        "p.yml:9:9: jobs[0].commands[0].alow_failure: unknown key 'alow_failure' (did you mean 'allow_failure'?)",
+        "p.yml:9:9: jobs[0].commands[0].alow_failure: unknown key 'alow_failure'"
+        " (did you mean 'allow_failure'?)",
         "p.yml:10:9: jobs[0].commands[1]: expected a string, got a list",
         "p.yml:12:10: jobs[0].environment.X: expected a string, a number, a boolean or a secret reference"
         " {type: nos/vault, value: …}",
@@ -183,7 +187,8 @@ jobs:
     artifacts: [{name: report, path: r}]
 """
     assert problems(text) == [
-        "p.yml:8:24: jobs[1].resources[0].name: no earlier job makes an artifact 'dits' (did you mean 'dist'?)",
+        "p.yml:8:24: jobs[1].resources[0].name: no earlier job makes an artifact 'dits'"
+        " (did you mean 'dist'?)",
         "p.yml:8:38: jobs[1].resources[1].name: artifact 'report' is made by job 'report', which runs later",
     ]
 
