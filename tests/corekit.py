@@ -135,3 +135,41 @@ def kill(proc: subprocess.Popen[str], sig: int = signal.SIGKILL) -> None:
 def no_traceback(text: str) -> bool:
     """True when ``text`` shows no Python traceback."""
     return "Traceback (most recent call last)" not in text
+
+
+def run_pipeline(
+    home: Path,
+    text: str,
+    *,
+    secrets: Any = None,
+    workspace: Path | None = None,
+    context: dict[str, str] | None = None,
+    **settings: Any,
+) -> Any:
+    """Validate, compile and run a pipeline in-process with a fresh runner; returns the flow."""
+    from nosana_node.runner import Runner
+    from nosana_node.settings import RunnerSettings
+
+    home.mkdir(parents=True, exist_ok=True)
+    path = home.parent / f"pipeline-{len(list(home.parent.glob('pipeline-*.yml')))}.yml"
+    path.write_text(text)
+    runner = Runner(
+        RunnerSettings(home=home, **{"job_timeout": 60, **settings}), secrets=secrets, context=context
+    )
+    try:
+        flow, _ = runner.prepare_pipeline(path, workspace=workspace, fresh=True)
+        return runner.run(flow)
+    finally:
+        runner.close()
+
+
+def job_log(flow: Any, job: str) -> str:
+    """The stored (masked) stdout+stderr text of a job's latest attempt."""
+    from nosana_node.flow.logs import read_log
+
+    return "".join(text for _, _, text in read_log(Path(flow.states[job].log["path"])))
+
+
+def pipeline(*jobs: str, head: str = "") -> str:
+    """A pipeline text with the project image and the given job blocks (YAML list items)."""
+    return f"{head}global:\n  image: {IMAGE}\njobs:\n" + "".join(jobs)

@@ -62,13 +62,35 @@ def check_member(member: tarfile.TarInfo) -> None:
         raise UnsafeArchiveError(f"unsafe archive entry {name!r}: unsupported type {member.type!r}")
 
 
+def _through_link(name: str, links: set[str]) -> str | None:
+    """The earlier link entry that ``name`` would be written through, if any."""
+    parts = posixpath.normpath(name).split("/")
+    for end in range(1, len(parts)):
+        prefix = "/".join(parts[:end])
+        if prefix in links:
+            return prefix
+    return None
+
+
 def scan(path: Path) -> ArchiveSummary:
-    """Check every member of the tar at ``path`` (data is skipped, not read)."""
+    """Check every member of the tar at ``path`` (data is skipped, not read).
+
+    Besides :func:`check_member`, no member may be placed through a symbolic link of the same
+    archive (``l -> ..`` then ``l/x``): each link is harmless alone, together they could escape.
+    """
     entries = files = size = 0
+    links: set[str] = set()
     try:
         with tarfile.open(path, mode="r:") as tar:
             for member in tar:
                 check_member(member)
+                via = _through_link(member.name, links)
+                if via is not None:
+                    raise UnsafeArchiveError(
+                        f"unsafe archive entry {member.name!r}: placed through the link {via!r}"
+                    )
+                if member.issym():
+                    links.add(posixpath.normpath(member.name))
                 entries += 1
                 if member.isfile():
                     files += 1

@@ -48,7 +48,7 @@ def status_text(flow: Flow, op: Op) -> str:
         text += " (allowed)"
     if state.duration is not None and state.status is not OpStatus.SKIPPED:
         text += f" in {_seconds(state.duration)}"
-    if state.error:
+    if state.error and state.error != str(state.status):
         text += f": {state.error}"
     return text
 
