@@ -12,7 +12,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from nosana_node.docker import container, labels
-from nosana_node.docker.engine import connect
+from nosana_node.docker.engine import connect, describe_error
 
 if TYPE_CHECKING:
     from nosana_node.flow.context import RunEnv
@@ -25,6 +25,7 @@ class DockerService:
 
     def __init__(self, env: RunEnv) -> None:
         settings = env.settings
+        self._report = env.reporter.message
         self.api = connect(settings.docker_url, settings.docker_timeout)
         self.store_id = env.store.store_id
         self.ready_images: set[str] = set()
@@ -39,7 +40,7 @@ class DockerService:
 
         def work() -> None:
             try:
-                container.remove(self.api, container_id)
+                self.remove_now(container_id)
             except BaseException as exc:  # reported by close()
                 self._errors.append(exc)
 
@@ -48,8 +49,20 @@ class DockerService:
         self._pending.append(thread)
 
     def remove_now(self, container_id: str) -> None:
-        """Remove the container before returning."""
-        container.remove(self.api, container_id)
+        """Remove the container before returning.
+
+        If the engine fails to, say so and go on: the container keeps its labels, and the
+        start-up sweep of a later run removes it once this runner is gone.
+        """
+        import docker
+        import requests
+
+        try:
+            container.remove(self.api, container_id)
+        except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+            self._report(
+                f"could not remove container {container_id[:12]} ({describe_error(exc)}); a later run removes it"
+            )
 
     def wait_removals(self) -> None:
         """Wait until every background removal is done."""

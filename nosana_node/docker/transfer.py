@@ -15,6 +15,7 @@ import posixpath
 import tarfile
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,14 +66,35 @@ def put_blob(api: docker.APIClient, container: str, dest: str, blob: Path) -> No
     api.put_archive(container, dest, _chunks(blob))
 
 
+@contextmanager
+def open_archive(
+    api: docker.APIClient, container: str, path: str
+) -> Iterator[tuple[Iterator[bytes], dict[str, Any]]]:
+    """The archive of ``path`` as a stream of chunks, and the engine's stat of ``path``.
+
+    The response is always closed on leaving, also when the reader stops early (a cap, an
+    unsafe entry): the engine then aborts the transfer instead of holding the container.
+    Raises ``docker.errors.NotFound`` when ``path`` does not exist.
+    """
+    url = api._url("/containers/{0}/archive", container)
+    response = api._get(url, params={"path": path}, stream=True, headers={"Accept-Encoding": "identity"})
+    try:
+        api._raise_for_status(response)
+        header = response.headers.get("X-Docker-Container-Path-Stat")
+        stat = json.loads(base64.b64decode(header)) if header else {}
+        yield response.raw.stream(CHUNK, decode_content=False), stat
+    finally:
+        response.close()
+
+
 def collect(api: docker.APIClient, container: str, path: str, writer: BlobWriter) -> dict[str, Any]:
     """Stream the archive of ``path`` into ``writer``; returns the engine's stat of ``path``.
 
     Raises ``docker.errors.NotFound`` when ``path`` does not exist.
     """
-    bits, stat = api.get_archive(container, path, chunk_size=CHUNK)
-    for chunk in bits:
-        writer.write(chunk)
+    with open_archive(api, container, path) as (chunks, stat):
+        for chunk in chunks:
+            writer.write(chunk)
     return stat
 
 
@@ -139,11 +161,11 @@ def collect_glob(
     prefix = static_prefix(pattern)
     source = posixpath.join(work_dir, prefix) if prefix else posixpath.join(work_dir, ".")
     parent = posixpath.dirname(prefix)
-    bits, _ = api.get_archive(container, source, chunk_size=CHUNK)
     matched = 0
     matched_dirs: list[str] = []
     with (
-        tarfile.open(fileobj=io.BufferedReader(_IterReader(bits), CHUNK), mode="r|") as src,
+        open_archive(api, container, source) as (chunks, _),
+        tarfile.open(fileobj=io.BufferedReader(_IterReader(chunks), CHUNK), mode="r|") as src,
         tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT) as out,
     ):
         for member in src:
