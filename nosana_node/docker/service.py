@@ -60,9 +60,8 @@ class DockerService:
         try:
             container.remove(self.api, container_id)
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
-            self._report(
-                f"could not remove container {container_id[:12]} ({describe_error(exc)}); a later run removes it"
-            )
+            reason = describe_error(exc)
+            self._report(f"could not remove container {container_id[:12]} ({reason}); a later run removes it")
 
     def wait_removals(self) -> None:
         """Wait until every background removal is done."""
