@@ -119,6 +119,8 @@ def _problem(doc: Document, error: dict[str, Any]) -> Problem:
             message += suggest(value, choices)
     elif kind in EXPECTED:
         message = f"expected {EXPECTED[kind]}, got {_describe(value)}"
+        if kind == "string_type" and isinstance(value, bool | int | float):
+            message += " (quote it to make it a string)"
     elif kind == "too_short":
         message = "must not be empty"
     elif kind == "value_error":

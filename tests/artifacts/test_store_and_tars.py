@@ -31,10 +31,12 @@ def test_blobs_are_named_by_their_sha256_and_deduplicated(tmp_path: Path) -> Non
 
 def test_cap_aborts_and_leaves_nothing(tmp_path: Path) -> None:
     store = ArtifactStore(tmp_path)
-    with pytest.raises(ArtifactTooLargeError, match="artifact 'big' exceeds the artifact cap of 1.0 KiB"):
-        with store.writer(cap=1024, what="artifact 'big'") as writer:
-            for _ in range(10):
-                writer.write(b"x" * 200)
+    with (
+        pytest.raises(ArtifactTooLargeError, match=r"artifact 'big' exceeds the artifact cap of 1\.0 KiB"),
+        store.writer(cap=1024, what="artifact 'big'") as writer,
+    ):
+        for _ in range(10):
+            writer.write(b"x" * 200)
     assert list((tmp_path / "tmp").iterdir()) == [] and list((tmp_path / "sha256").iterdir()) == []
 
 

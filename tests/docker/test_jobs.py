@@ -86,7 +86,10 @@ def test_artifacts_are_handed_along_three_jobs(home: Path) -> None:
             "    artifacts: [{name: out2, path: out/}]\n"
             "  - name: check\n"
             "    resources: [{name: out, path: first}, {name: out2, path: .}]\n"
-            "    commands: ['cat first/out/one.txt out/two.txt', 'readlink out/link', 'find . -type f | sort']\n",
+            "    commands:\n"
+            "      - cat first/out/one.txt out/two.txt\n"
+            "      - readlink out/link\n"
+            "      - find . -type f | sort\n",
         ),
     )
     assert flow.status is FlowStatus.SUCCEEDED, {k: s.error for k, s in flow.states.items()}
@@ -105,8 +108,12 @@ def test_glob_artifacts_keep_only_matches(home: Path) -> None:
         home,
         pipeline(
             "  - name: build\n"
-            "    commands: ['mkdir -p dist/sub dist/pkg.whl', 'touch dist/a.whl dist/b.txt dist/sub/c.whl dist/pkg.whl/x']\n"
-            "    artifacts: [{name: wheels, path: 'dist/*.whl'}, {name: none, path: 'nope/*.x', required: false}]\n"
+            "    commands:\n"
+            "      - mkdir -p dist/sub dist/pkg.whl\n"
+            "      - touch dist/a.whl dist/b.txt dist/sub/c.whl dist/pkg.whl/x\n"
+            "    artifacts:\n"
+            "      - {name: wheels, path: 'dist/*.whl'}\n"
+            "      - {name: none, path: 'nope/*.x', required: false}\n"
             "  - name: list\n"
             "    resources: [{name: wheels}]\n"
             "    commands: ['find dist | sort']\n",

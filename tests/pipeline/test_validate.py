@@ -122,7 +122,7 @@ jobs:
 """
     )
     assert lines == [
-        "p.yml:2:10: global.image: expected a string, got a number (3)",
+        "p.yml:2:10: global.image: expected a string, got a number (3) (quote it to make it a string)",
         "p.yml:3:3: global.environemnt: unknown key 'environemnt' (did you mean 'environment'?)",
         "p.yml:4:13: global.secrets[0]: '1BAD' is not a valid environment variable name",
         "p.yml:9:9: jobs[0].commands[0].alow_failure: unknown key 'alow_failure'"
