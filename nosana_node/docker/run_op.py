@@ -19,6 +19,7 @@ remove the container (in the background; at once on interruption).
 from __future__ import annotations
 
 import posixpath
+import time
 from typing import TYPE_CHECKING, Any
 
 from nosana_node.artifacts.store import human_size
@@ -168,11 +169,14 @@ class DockerRun(OpType):
         api = service.api
         args = ctx.args
         timeout = ctx.settings.job_timeout
+        timings: dict[str, float] = {}
         try:
             if placements:
+                started = time.perf_counter()
                 transfer.make_dirs(api, container_id, [work_dir, *(target for _, target, _ in placements)])
                 for _name, target, record in placements:
                     transfer.put_blob(api, container_id, target, ctx.artifacts.path(record["digest"]))
+                timings["resources_in"] = round(time.perf_counter() - started, 4)
             end = container.run_attached(api, container_id, ctx.log.write, timeout)
         except engine_errors() as exc:
             return OpOutcome.failed(engine_error(exc, "the engine refused the job container"))
@@ -185,6 +189,7 @@ class DockerRun(OpType):
         if end.code != 0:
             return OpOutcome.failed(f"exit code {end.code}", end.code)
         artifacts: dict[str, Any] = {}
+        started = time.perf_counter()
         for artifact in args.get("artifacts", []):
             record = self._collect(ctx, api, container_id, work_dir, artifact)
             if record is None:
@@ -197,7 +202,11 @@ class DockerRun(OpType):
                 ctx.log.note(f"artifact {artifact['name']!r}: nothing at {artifact['path']!r} (not required)")
                 continue
             artifacts[artifact["name"]] = record
-        return OpOutcome(OpStatus.SUCCEEDED, exit_code=end.code, results={"artifacts": artifacts})
+        if artifacts:
+            timings["artifacts_out"] = round(time.perf_counter() - started, 4)
+        return OpOutcome(
+            OpStatus.SUCCEEDED, exit_code=end.code, results={"artifacts": artifacts, "timings": timings}
+        )
 
     def _collect(
         self, ctx: OpContext, api: Any, container_id: str, work_dir: str, artifact: dict[str, Any]

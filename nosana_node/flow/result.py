@@ -42,6 +42,7 @@ def flow_result(flow: Flow) -> dict[str, Any]:
                 "duration": _duration(state.started_at, state.ended_at),
                 "error": state.error,
                 "artifacts": artifacts,
+                "timings": state.results.get("timings", {}),
                 "log": {
                     "path": state.log.get("path"),
                     "bytes": state.log.get("kept"),
