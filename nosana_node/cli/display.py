@@ -122,9 +122,11 @@ class PlainDisplay:
         )
 
     def op_output(self, op: Op, stream: str, text: str) -> None:
-        mark = MARKS.get(stream, "|")
-        for line in self._lines.feed(op, stream, text):
-            self._write(f"{op.id} {mark} {line}")
+        prefix = f"{op.id} {MARKS.get(stream, '|')} "
+        lines = self._lines.feed(op, stream, text)
+        if lines:
+            self._out.write("".join(f"{prefix}{line}\n" for line in lines))
+            self._out.flush()
 
     def op_finished(self, flow: Flow, op: Op) -> None:
         for stream, line in self._lines.flush(op):
