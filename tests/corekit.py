@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -125,11 +124,6 @@ def wait_for(condition: Callable[[], Any], timeout: float = 60, what: str = "con
 def log_contains(home: Path, text: str) -> bool:
     """True when any stored log under ``home`` contains ``text``."""
     return any(text in p.read_text(errors="replace") for p in home.glob("flows/*/logs/*.jsonl"))
-
-
-def kill(proc: subprocess.Popen[str], sig: int = signal.SIGKILL) -> None:
-    """Send ``sig`` to the process (not its group: containers are the engine's children)."""
-    proc.send_signal(sig)
 
 
 def no_traceback(text: str) -> bool:

@@ -12,6 +12,7 @@ from typing import Any, TextIO
 
 from nosana_node.artifacts.store import human_size
 from nosana_node.flow.model import Flow, FlowStatus, Op, OpStatus
+from nosana_node.secrets.masking import process_masker
 
 MARKS = {"stdout": "|", "stderr": "!", "node": "·"}
 ICONS = {
@@ -144,7 +145,7 @@ class PlainDisplay:
         self._write(f"{icon} {closing_line(flow)}")
 
     def message(self, text: str) -> None:
-        self._write(f"· {text}")
+        self._write(f"· {process_masker().mask(text)}")
 
 
 class RichDisplay:
@@ -226,7 +227,7 @@ class RichDisplay:
         self._print((f"{icon} {closing_line(flow)}", style))
 
     def message(self, text: str) -> None:
-        self._print((f"· {text}", "dim"))
+        self._print((f"· {process_masker().mask(text)}", "dim"))
 
 
 def make_display(stream: TextIO) -> PlainDisplay | RichDisplay:

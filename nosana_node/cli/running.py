@@ -100,9 +100,11 @@ def parse_context(pairs: list[str] | None) -> dict[str, str]:
 
 
 def print_problems(lines: list[str]) -> None:
-    """One ``error:`` line per problem on stderr."""
+    """One ``error:`` line per problem on stderr (masked, like every error the CLI prints)."""
+    from nosana_node.secrets.masking import process_masker
+
     for line in lines:
-        print(f"error: {line}", file=sys.stderr)
+        print(f"error: {process_masker().mask(line)}", file=sys.stderr)
 
 
 def run_with_display(

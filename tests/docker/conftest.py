@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -32,11 +31,3 @@ def api() -> Iterator[object]:
     client = engine()
     yield client
     client.close()
-
-
-@pytest.fixture
-def settings(home: Path) -> object:  # noqa: F811 - the home fixture
-    """Runner settings for a test: its own home, a short timeout."""
-    from nosana_node.settings import RunnerSettings
-
-    return RunnerSettings(home=home, job_timeout=60)
