@@ -21,9 +21,8 @@ FLOW_ID = typer.Argument(..., help="Flow id (or a unique prefix of one).", show_
 
 def _store(home: Path | None) -> FlowStore:
     from nosana_node.flow.store import FlowStore
-    from nosana_node.settings import RunnerSettings
 
-    return FlowStore(RunnerSettings.from_env(home=home).home)
+    return FlowStore(running.base_settings(home).home)
 
 
 @app.command("list")

@@ -17,6 +17,7 @@ import typer
 if TYPE_CHECKING:
     from nosana_node.flow.model import Flow
     from nosana_node.runner import Runner
+    from nosana_node.secrets.refs import SecretResolver
     from nosana_node.settings import RunnerSettings
 
 HOME = typer.Option(None, "--home", help="State directory [default: $NOSANA_HOME or ~/.nosana-node].")
@@ -46,6 +47,26 @@ CONTEXT = typer.Option(
 )
 
 
+def base_settings(home: Path | None) -> RunnerSettings:
+    """The settings before flags: defaults < configuration < environment.
+
+    Today: defaults and the environment (``NOSANA_HOME``, ``DOCKER_HOST``). The configuration
+    layer (config.edn) plugs in here by returning its own :class:`RunnerSettings`.
+    """
+    from nosana_node.settings import RunnerSettings
+
+    return RunnerSettings.from_env(home=home)
+
+
+def secret_resolver(settings: RunnerSettings) -> SecretResolver | None:
+    """The resolver for ``{"$secret": …}`` references; ``None`` means no vault is configured
+    (every secret then fails its op with "no vault configured for secret <ref>").
+
+    The vault layer plugs in here by returning its resolver for the configured backend.
+    """
+    return None
+
+
 def settings_from_flags(
     home: Path | None,
     docker_url: str | None = None,
@@ -59,9 +80,9 @@ def settings_from_flags(
     gpus: str | None = None,
     network: str | None = None,
 ) -> RunnerSettings:
-    """Defaults < environment < flags."""
+    """:func:`base_settings` with the flags that were given applied on top."""
     from nosana_node.errors import ConfigError
-    from nosana_node.settings import RunnerSettings, parse_duration, parse_gpus, parse_size
+    from nosana_node.settings import parse_duration, parse_gpus, parse_size
 
     def number(text: str | None, flag: str, kind: type) -> float | int | None:
         if text is None:
@@ -71,8 +92,7 @@ def settings_from_flags(
         except ValueError:
             raise ConfigError(f"{flag}: expected a number, got {text!r}") from None
 
-    return RunnerSettings.from_env(
-        home=home,
+    return base_settings(home).with_overrides(
         docker_url=docker_url,
         pull_policy=pull,
         job_timeout=parse_duration(timeout) if timeout is not None else None,
@@ -124,7 +144,7 @@ def run_with_display(
     from nosana_node.runner import Runner
 
     display = make_display(sys.stderr if json_out else sys.stdout)
-    runner = Runner(settings, reporter=display, context=context)
+    runner = Runner(settings, secrets=secret_resolver(settings), reporter=display, context=context)
     try:
         try:
             flow, resumed = prepare(runner)
