@@ -176,7 +176,7 @@ class StakeAccount:
     """A stake of the Nosana staking program (read by the jobs program for node eligibility)."""
 
     DISCRIMINATOR: ClassVar[bytes] = account_discriminator("StakeAccount")
-    _LAYOUT: ClassVar[struct.Struct] = struct.Struct("<Q32sQq32sB16s")  # 129 bytes at 8
+    _LAYOUT: ClassVar[struct.Struct] = struct.Struct("<Q32sQq32sB16s")  # 105 bytes at 8
 
     amount: int
     authority: Pubkey
