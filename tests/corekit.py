@@ -157,11 +157,16 @@ def run_pipeline(
         runner.close()
 
 
-def job_log(flow: Any, job: str) -> str:
-    """The stored (masked) stdout+stderr text of a job's latest attempt."""
+def job_log(flow: Any, job: str, *streams: str) -> str:
+    """The stored (masked) log text of a job's latest attempt: all streams, or only ``streams``.
+
+    stdout and stderr are separate pipes: their relative order is not guaranteed, so exact
+    order checks use one stream.
+    """
     from nosana_node.flow.logs import read_log
 
-    return "".join(text for _, _, text in read_log(Path(flow.states[job].log["path"])))
+    path = Path(flow.states[job].log["path"])
+    return "".join(text for _, stream, text in read_log(path) if not streams or stream in streams)
 
 
 def pipeline(*jobs: str, head: str = "") -> str:

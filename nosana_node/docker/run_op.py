@@ -146,17 +146,17 @@ class DockerRun(OpType):
             container_id = container.create(service.api, spec)
         except engine_errors() as exc:
             return OpOutcome.failed(engine_error(exc, "cannot create the job container"))
-        interrupted = True
+        settled = False  # False while an exception (Ctrl-C, SIGTERM, a bug) may be leaving
         try:
             outcome = self._run_container(ctx, service, container_id, work_dir, placements)
-            interrupted = False
+            settled = True
             return outcome
         finally:
-            if interrupted:
+            if settled:
+                service.remove_later(container_id)
+            else:  # leaving on an exception: the container goes now, signals wait until it is gone
                 with deferred():
                     service.remove_now(container_id)
-            else:
-                service.remove_later(container_id)
 
     def _run_container(
         self,
@@ -191,7 +191,12 @@ class DockerRun(OpType):
         artifacts: dict[str, Any] = {}
         started = time.perf_counter()
         for artifact in args.get("artifacts", []):
-            record = self._collect(ctx, api, container_id, work_dir, artifact)
+            try:
+                record = self._collect(ctx, api, container_id, work_dir, artifact)
+            except engine_errors() as exc:
+                return OpOutcome.failed(
+                    engine_error(exc, f"cannot take artifact {artifact['name']!r} out"), end.code
+                )
             if record is None:
                 if artifact.get("required", True):
                     return OpOutcome.failed(

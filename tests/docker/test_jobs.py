@@ -47,7 +47,7 @@ def test_commands_echo_env_workdir_and_context(home: Path) -> None:
         context={"NOS_JOB_ADDRESS": "JobAddress111"},
     )
     assert flow.status is FlowStatus.SUCCEEDED, flow.states["a"].error
-    log = job_log(flow, "a")
+    log = job_log(flow, "a", "stdout")
     assert "global job job-wins JobAddress111 xterm-color\n" in log
     assert '$ echo "$FROM_GLOBAL $FROM_JOB $SHARED $NOS_JOB_ADDRESS $TERM"\n' in log
     assert (
