@@ -78,3 +78,17 @@ def test_bad_flags_exit_2_with_one_line(tmp_path: Path, home: Path) -> None:
         assert proc.returncode == 2, (flags, proc.stderr)
         (line,) = proc.stderr.splitlines()
         assert line.startswith("error: ") and expected in line, line
+
+
+def test_usage_errors_are_one_line_exit_2(tmp_path: Path) -> None:
+    cases = {
+        ("pipeline", "run", "--bogus", "x.yml"): "No such option: --bogus",
+        ("pipeline", "validate"): "Missing argument",
+        ("no-such-group",): "No such command",
+    }
+    for args, expected in cases.items():
+        proc = cli(*args)
+        assert proc.returncode == 2, args
+        (line,) = proc.stderr.splitlines()
+        assert line.startswith("error: ") and expected in line and "--help" in line
+        assert no_traceback(proc.stderr) and proc.stdout == ""
