@@ -76,10 +76,24 @@ def fail(message: str, code: int) -> None:
     raise SystemExit(code)
 
 
+def _usage_error(exc: typer.TyperException) -> None:
+    """Typer/click usage errors (unknown flag, missing argument) as one line, exit 2."""
+    ctx = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError":  # a group called bare: show its help
+        print(exc.format_message(), file=sys.stderr)
+        raise SystemExit(2)
+    hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    fail(f"{exc.format_message()}{hint}", getattr(exc, "exit_code", 2))
+
+
 def main() -> None:
     """Console-script entry point."""
     try:
-        app()
+        code = app(standalone_mode=False)
+    except typer.TyperException as exc:
+        _usage_error(exc)
+    except typer.Abort:
+        fail("aborted", 1)
     except NosanaError as exc:
         fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
@@ -88,3 +102,5 @@ def main() -> None:
         if os.environ.get("NOSANA_DEBUG"):
             raise
         fail(f"internal error: {type(exc).__name__}: {exc} (set NOSANA_DEBUG=1 for a traceback)", 1)
+    else:
+        raise SystemExit(code if isinstance(code, int) else 0)

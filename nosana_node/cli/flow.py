@@ -2,6 +2,162 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import typer
 
+from nosana_node.cli import running
+
+if TYPE_CHECKING:
+    from nosana_node.flow.store import FlowStore
+
 app = typer.Typer(help="Inspect and resume flows (compiled, saved runs).", no_args_is_help=True)
+
+FLOW_ID = typer.Argument(..., help="Flow id (or a unique prefix of one).", show_default=False)
+
+
+def _store(home: Path | None) -> FlowStore:
+    from nosana_node.flow.store import FlowStore
+
+    return FlowStore(running.base_settings(home).home)
+
+
+@app.command("list")
+def list_flows(
+    home: Path | None = running.HOME,
+    json_out: bool = typer.Option(False, "--json", help="Print the list as JSON."),
+    limit: int = typer.Option(20, "--limit", "-n", help="How many flows, newest first."),
+) -> None:
+    """List the most recent flows."""
+    from nosana_node.cli.display import _seconds
+    from nosana_node.flow.result import iso
+
+    store = _store(home)
+    try:
+        flows = store.list(limit)
+    finally:
+        store.close()
+    if json_out:
+        rows = [
+            {
+                "flow_id": f.id,
+                "name": f.name,
+                "status": f.status,
+                "created_at": iso(f.created_at),
+                "started_at": iso(f.started_at),
+                "ended_at": iso(f.ended_at),
+            }
+            for f in flows
+        ]
+        print(json.dumps(rows, indent=2))
+        return
+    if not flows:
+        print("no flows yet (run one with `nosana-node pipeline run FILE`)")
+        return
+    rows_text = [("FLOW", "STATUS", "CREATED", "TIME", "NAME")]
+    for f in flows:
+        duration = f.ended_at - f.started_at if f.started_at and f.ended_at else None
+        created = (iso(f.created_at) or "")[:19].replace("T", " ")
+        rows_text.append((f.id, f.status, created, _seconds(duration), f.name))
+    widths = [max(len(r[i]) for r in rows_text) for i in range(4)]
+    for r in rows_text:
+        print("  ".join(c.ljust(widths[i]) if i < 4 else c for i, c in enumerate(r)))
+
+
+@app.command()
+def show(
+    flow_id: str = FLOW_ID,
+    home: Path | None = running.HOME,
+    json_out: bool = typer.Option(False, "--json", help="Print the result and the plan as JSON."),
+    logs: bool = typer.Option(False, "--logs", help="Print each job's stored log (latest attempt)."),
+) -> None:
+    """Show a flow: status, each job's outcome, artifacts (and logs with --logs)."""
+    from nosana_node.cli.display import ICONS, status_text
+    from nosana_node.flow.logs import read_log
+    from nosana_node.flow.result import flow_result
+
+    store = _store(home)
+    try:
+        flow = store.load(flow_id)
+        runner = store.runner_of(flow.id)
+    finally:
+        store.close()
+    if json_out:
+        print(json.dumps({**flow_result(flow), "plan": flow.plan_json()["ops"]}, indent=2))
+        return
+    owner = f" · run by {runner.host} pid {runner.pid}" if runner and runner.alive() is not False else ""
+    print(f"flow {flow.id} · {flow.name} · {flow.status}{owner}")
+    if flow.source.get("file"):
+        print(f"  source: {flow.source['file']}")
+    for op in flow.ops:
+        state = flow.states[op.id]
+        attempts = f" · {state.run_count} attempts" if state.run_count > 1 else ""
+        print(f"{ICONS[state.status]} {op.id} [{op.type}] {status_text(flow, op)}{attempts}")
+        for name, record in state.results.get("artifacts", {}).items():
+            print(f"    artifact {name}: {record['digest']} ({record['size']} bytes)")
+        log_path = state.log.get("path")
+        if logs and log_path and Path(log_path).exists():
+            for _, stream, text in read_log(Path(log_path)):
+                mark = {"stderr": "!", "node": "·"}.get(stream, "|")
+                for line in text.splitlines():
+                    print(f"    {mark} {line}")
+
+
+@app.command()
+def resume(
+    flow_id: str = FLOW_ID,
+    json_out: bool = running.JSON,
+    home: Path | None = running.HOME,
+    docker_url: str | None = running.DOCKER_URL,
+    pull: str | None = running.PULL,
+    timeout: str | None = running.TIMEOUT,
+    cpus: str | None = running.CPUS,
+    memory: str | None = running.MEMORY,
+    pids: str | None = running.PIDS,
+    log_cap: str | None = running.LOG_CAP,
+    artifact_cap: str | None = running.ARTIFACT_CAP,
+    gpus: str | None = running.GPUS,
+    network: str | None = running.NETWORK,
+) -> None:
+    """Continue an interrupted flow: finished jobs are kept, the rest run (exit 0/1 like `pipeline run`)."""
+    settings = running.settings_from_flags(
+        home, docker_url, pull, timeout, cpus, memory, pids, log_cap, artifact_cap, gpus, network
+    )
+    running.run_with_display(
+        settings, lambda runner: (runner.load(flow_id), True), json_out=json_out, announce_resume=False
+    )
+
+
+@app.command()
+def extract(
+    flow_id: str = FLOW_ID,
+    artifact: str = typer.Argument(..., help="Artifact name.", show_default=False),
+    dest: Path = typer.Option(..., "--to", help="Directory to extract into (created if missing)."),
+    job: str | None = typer.Option(None, "--job", help="Job that made it [default: the last one that did]."),
+    home: Path | None = running.HOME,
+) -> None:
+    """Extract an artifact of a flow into a local directory (checked: nothing lands outside it)."""
+    from nosana_node.artifacts.tarcheck import safe_extract
+    from nosana_node.errors import UserInputError
+
+    store = _store(home)
+    try:
+        flow = store.load(flow_id)
+        record = None
+        for op in reversed(flow.ops):
+            if job is not None and op.id != job:
+                continue
+            record = flow.states[op.id].results.get("artifacts", {}).get(artifact)
+            if record:
+                break
+        if not record:
+            raise UserInputError(
+                f"flow {flow.id} has no artifact {artifact!r}" + (f" from job {job!r}" if job else "")
+            )
+        summary = safe_extract(store.artifacts(flow.id).path(record["digest"]), dest)
+    finally:
+        store.close()
+    print(f"extracted {artifact} ({summary.files} files, {summary.bytes} bytes) into {dest}", file=sys.stderr)

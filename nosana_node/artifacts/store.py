@@ -1,0 +1,132 @@
+"""A content-addressed store of blobs (artifact tars), named by their sha256.
+
+Blobs are written through a :class:`BlobWriter` that hashes and counts while writing (nothing is
+read back), then moved into place as ``sha256/<hex>``. Writing the same content twice keeps one
+copy. A size cap aborts a writer as soon as it is exceeded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from nosana_node.errors import NosanaError
+
+PREFIX = "sha256:"
+
+
+class ArtifactTooLargeError(NosanaError):
+    """A blob grew past the configured cap."""
+
+
+@dataclass(frozen=True)
+class Blob:
+    """A stored blob: its digest (``sha256:<hex>``), size in bytes and file path."""
+
+    digest: str
+    size: int
+    path: Path
+
+
+class BlobWriter:
+    """Writes one blob: hash and size are computed on the fly; :meth:`commit` stores it."""
+
+    def __init__(self, store: ArtifactStore, cap: int | None, what: str) -> None:
+        self._store = store
+        self._cap = cap
+        self._what = what
+        fd, name = tempfile.mkstemp(dir=store.tmp_dir, prefix="blob-")
+        self._file = os.fdopen(fd, "wb", buffering=0)
+        self._tmp = Path(name)
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes | memoryview) -> int:
+        """Append ``data``; raises :class:`ArtifactTooLargeError` past the cap."""
+        self.size += len(data)
+        if self._cap is not None and self.size > self._cap:
+            raise ArtifactTooLargeError(f"{self._what} exceeds the artifact cap of {_human(self._cap)}")
+        self._hash.update(data)
+        self._file.write(data)
+        return len(data)
+
+    @property
+    def tmp_path(self) -> Path:
+        """The partial blob's file (complete once :meth:`close` was called)."""
+        return self._tmp
+
+    def close(self) -> None:
+        """Finish writing (the blob can then be checked at :attr:`tmp_path` before commit)."""
+        self._file.close()
+
+    def commit(self) -> Blob:
+        """Close and move the blob into place; returns it."""
+        self._file.close()
+        digest = PREFIX + self._hash.hexdigest()
+        path = self._store.path(digest)
+        if path.exists():
+            self._tmp.unlink()
+        else:
+            os.replace(self._tmp, path)
+        return Blob(digest=digest, size=self.size, path=path)
+
+    def abort(self) -> None:
+        """Drop the partial blob."""
+        self._file.close()
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> BlobWriter:
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if self._tmp.exists():  # not committed
+            self.abort()
+
+
+class ArtifactStore:
+    """Blobs under ``root/sha256/``; partial writes under ``root/tmp/``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.blob_dir = root / "sha256"
+        self.tmp_dir = root / "tmp"
+        self.blob_dir.mkdir(parents=True, exist_ok=True)
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+
+    def writer(self, cap: int | None = None, what: str = "artifact") -> BlobWriter:
+        """A new writer; use as a context manager and call :meth:`BlobWriter.commit`."""
+        return BlobWriter(self, cap, what)
+
+    def path(self, digest: str) -> Path:
+        """Where the blob ``digest`` lives (whether or not it exists)."""
+        if not digest.startswith(PREFIX) or len(digest) != len(PREFIX) + 64:
+            raise NosanaError(f"invalid artifact digest {digest!r}")
+        return self.blob_dir / digest[len(PREFIX) :]
+
+    def has(self, digest: str) -> bool:
+        """True when the blob is stored."""
+        return self.path(digest).is_file()
+
+    def open(self, digest: str) -> BinaryIO:
+        """Open a stored blob for reading."""
+        path = self.path(digest)
+        if not path.is_file():
+            raise NosanaError(f"artifact {digest} is not in the store at {self.root}")
+        return path.open("rb")
+
+
+def _human(size: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size} B"  # pragma: no cover
+
+
+def human_size(size: int) -> str:
+    """``1536`` → ``1.5 KiB``."""
+    return _human(size)

@@ -1,0 +1,243 @@
+"""The ``docker/run`` op: one container per pipeline job.
+
+Arguments (all plain JSON, references resolved by the runtime before :meth:`DockerRun.run`)::
+
+    image: str                       # the job's image
+    commands: [{cmd, working_dir, allow_failure}]
+    work_dir: str                    # absolute path in the container
+    env: {NAME: str | ref}           # None values (unknown context) are left out
+    resources: [{name, path, required, artifact}]   # artifact: {digest, size, …} or None
+    artifacts: [{name, path, required}]             # taken out after success
+    pull_auth: {server, username, password} | None  # registry credentials (refs)
+    gpus: int | None                 # overrides the node setting (-1: all)
+
+Order: resources missing? fail before any container exists → create → place resources →
+attach + start → stream logs → exit code → take artifacts out (checked, hashed, capped) →
+remove the container (in the background; at once on interruption).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import time
+from typing import TYPE_CHECKING, Any
+
+from nosana_node.artifacts.store import human_size
+from nosana_node.artifacts.tarcheck import UnsafeArchiveError, scan
+from nosana_node.docker import container, script, transfer
+from nosana_node.docker.engine import describe_error
+from nosana_node.docker.images import ensure_image
+from nosana_node.docker.labels import job_labels
+from nosana_node.docker.service import DockerService, docker_service
+from nosana_node.flow.model import Op, OpStatus
+from nosana_node.flow.refs import Resolver
+from nosana_node.flow.registry import OpOutcome, OpType, op_type
+from nosana_node.flow.signals import deferred
+
+if TYPE_CHECKING:
+    from nosana_node.flow.context import OpContext, RunEnv
+
+GPU_HINT = "GPU requested but this Docker engine cannot provide one (no GPU or NVIDIA container runtime here)"
+
+
+def engine_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean "the engine said no" or "the engine went away"."""
+    import docker
+    import requests
+
+    return (docker.errors.APIError, requests.exceptions.RequestException)
+
+
+def engine_error(exc: BaseException, what: str) -> str:
+    """One line for an engine error while doing ``what``."""
+    text = describe_error(exc)
+    if "could not select device driver" in text and "gpu" in text:
+        return f"{GPU_HINT}: {text}"
+    return f"{what}: {text}"
+
+
+def _target(work_dir: str, path: str) -> str:
+    return posixpath.normpath(posixpath.join(work_dir, path))
+
+
+@op_type("docker/run")
+class DockerRun(OpType):
+    """Run a job's commands in a fresh container."""
+
+    def validate(self, args: dict[str, Any]) -> list[str]:
+        problems = []
+        if not isinstance(args.get("image"), str) or not args["image"]:
+            problems.append("image: a non-empty string is required")
+        commands = args.get("commands")
+        if not isinstance(commands, list) or not commands:
+            problems.append("commands: a non-empty list is required")
+        elif not all(isinstance(c, dict) and isinstance(c.get("cmd"), str) for c in commands):
+            problems.append("commands: each command needs a 'cmd' string")
+        work_dir = args.get("work_dir")
+        if not isinstance(work_dir, str) or not work_dir.startswith("/"):
+            problems.append("work_dir: an absolute path is required")
+        for key in ("resources", "artifacts"):
+            items = args.get(key, [])
+            if not isinstance(items, list) or not all(
+                isinstance(i, dict) and isinstance(i.get("name"), str) and isinstance(i.get("path"), str)
+                for i in items
+            ):
+                problems.append(f"{key}: a list of {{name, path}} is required")
+        if not isinstance(args.get("env", {}), dict):
+            problems.append("env: a mapping is required")
+        return problems
+
+    def describe(self, op: Op) -> str:
+        return f"{op.id} ({op.args.get('image')})"
+
+    def preflight(self, op: Op, env: RunEnv) -> None:
+        service = docker_service(env)
+        image = op.args["image"]
+        if image in service.ready_images:
+            return
+        pull_auth = op.args.get("pull_auth")
+
+        def auth() -> dict[str, Any] | None:
+            if not pull_auth:
+                return None
+            resolver = Resolver(lambda _: None, set(), env.context, env.secrets)
+            resolved = resolver.resolve(pull_auth)
+            return {
+                "username": resolved.get("username"),
+                "password": resolved.get("password"),
+                "serveraddress": resolved.get("server"),
+            }
+
+        ensure_image(service.api, image, env.settings.pull_policy, auth, env.reporter.message)
+        service.ready_images.add(image)
+
+    def run(self, ctx: OpContext) -> OpOutcome:
+        args = ctx.args
+        work_dir = posixpath.normpath(args["work_dir"])
+        placements = []
+        for resource in args.get("resources", []):
+            record = resource.get("artifact")
+            if not record:
+                if resource.get("required", True):
+                    return OpOutcome.failed(
+                        f"resource {resource['name']!r} is missing: no earlier job produced it"
+                    )
+                ctx.log.note(f"resource {resource['name']!r} is missing (not required)")
+                continue
+            placements.append((resource["name"], _target(work_dir, resource["path"]), record))
+
+        service = docker_service(ctx.env)
+        settings = ctx.settings
+        index = [op.id for op in ctx.flow.ops].index(ctx.op.id)
+        spec = container.JobSpec(
+            image=args["image"],
+            script=script.render(args["commands"]),
+            work_dir=work_dir,
+            env={k: str(v) for k, v in args.get("env", {}).items() if v is not None},
+            labels=job_labels(service.store_id, ctx.env.runner, ctx.flow.id, ctx.op.id),
+            name=f"nosana-{ctx.flow.id}-{index}-{ctx.state.run_count}",
+            cpus=settings.cpus,
+            memory=settings.memory,
+            pids=settings.pids,
+            gpus=args.get("gpus", settings.gpus),
+            network=settings.network,
+        )
+        try:
+            container_id = container.create(service.api, spec)
+        except engine_errors() as exc:
+            return OpOutcome.failed(engine_error(exc, "cannot create the job container"))
+        settled = False  # False while an exception (Ctrl-C, SIGTERM, a bug) may be leaving
+        try:
+            outcome = self._run_container(ctx, service, container_id, work_dir, placements)
+            settled = True
+            return outcome
+        finally:
+            if settled:
+                service.remove_later(container_id)
+            else:  # leaving on an exception: the container goes now, signals wait until it is gone
+                with deferred():
+                    service.remove_now(container_id)
+
+    def _run_container(
+        self,
+        ctx: OpContext,
+        service: DockerService,
+        container_id: str,
+        work_dir: str,
+        placements: list[tuple[str, str, dict[str, Any]]],
+    ) -> OpOutcome:
+        api = service.api
+        args = ctx.args
+        timeout = ctx.settings.job_timeout
+        timings: dict[str, float] = {}
+        try:
+            if placements:
+                started = time.perf_counter()
+                transfer.make_dirs(api, container_id, [work_dir, *(target for _, target, _ in placements)])
+                for _name, target, record in placements:
+                    transfer.put_blob(api, container_id, target, ctx.artifacts.path(record["digest"]))
+                timings["resources_in"] = round(time.perf_counter() - started, 4)
+            end = container.run_attached(api, container_id, ctx.log.write, timeout)
+        except engine_errors() as exc:
+            return OpOutcome.failed(engine_error(exc, "the engine refused the job container"))
+        if end.timed_out:
+            return OpOutcome.failed(f"timed out after {timeout:g}s (container killed)", end.code)
+        if end.oom_killed:
+            return OpOutcome.failed(
+                f"killed: out of memory (limit {human_size(ctx.settings.memory)})", end.code
+            )
+        if end.code != 0:
+            return OpOutcome.failed(f"exit code {end.code}", end.code)
+        artifacts: dict[str, Any] = {}
+        started = time.perf_counter()
+        for artifact in args.get("artifacts", []):
+            try:
+                record = self._collect(ctx, api, container_id, work_dir, artifact)
+            except engine_errors() as exc:
+                return OpOutcome.failed(
+                    engine_error(exc, f"cannot take artifact {artifact['name']!r} out"), end.code
+                )
+            if record is None:
+                if artifact.get("required", True):
+                    return OpOutcome.failed(
+                        f"artifact {artifact['name']!r}: nothing at {artifact['path']!r} in {work_dir}",
+                        end.code,
+                        artifacts=artifacts,
+                    )
+                ctx.log.note(f"artifact {artifact['name']!r}: nothing at {artifact['path']!r} (not required)")
+                continue
+            artifacts[artifact["name"]] = record
+        if artifacts:
+            timings["artifacts_out"] = round(time.perf_counter() - started, 4)
+        return OpOutcome(
+            OpStatus.SUCCEEDED, exit_code=end.code, results={"artifacts": artifacts, "timings": timings}
+        )
+
+    def _collect(
+        self, ctx: OpContext, api: Any, container_id: str, work_dir: str, artifact: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        import docker
+
+        name, path = artifact["name"], artifact["path"]
+        with ctx.artifacts.writer(ctx.settings.artifact_cap, f"artifact {name!r}") as writer:
+            try:
+                if transfer.has_glob(path):
+                    if transfer.collect_glob(api, container_id, work_dir, path, writer) == 0:
+                        return None
+                else:
+                    transfer.collect(api, container_id, _target(work_dir, path), writer)
+            except docker.errors.NotFound:
+                return None
+            writer.close()
+            try:
+                summary = scan(writer.tmp_path)
+            except UnsafeArchiveError as exc:
+                raise UnsafeArchiveError(f"artifact {name!r}: {exc}") from None
+            blob = writer.commit()
+        return {
+            "digest": blob.digest,
+            "size": blob.size,
+            "path": path,
+            "files": summary.files,
+            "bytes": summary.bytes,
+        }

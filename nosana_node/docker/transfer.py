@@ -1,0 +1,181 @@
+"""Moving tar archives into and out of a (stopped or not yet started) container.
+
+Out: :func:`collect` streams ``GET /containers/{id}/archive`` straight into a blob writer
+(hashed while written, capped, never held in memory); a glob path keeps only the matching
+members (:func:`collect_glob`). In: :func:`put_blob` streams a stored blob in 1 MiB chunks;
+:func:`make_dirs` creates missing directories first (the engine needs the target to exist).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import posixpath
+import tarfile
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nosana_node.artifacts.store import BlobWriter
+
+if TYPE_CHECKING:
+    import docker
+
+CHUNK = 1024 * 1024
+GLOB_CHARS = frozenset("*?[")
+
+
+def stat_path(api: docker.APIClient, container: str, path: str) -> dict[str, Any] | None:
+    """The engine's stat of ``path`` in the container, or None when it does not exist."""
+    response = api.head(api._url("/containers/{0}/archive", container), params={"path": path})
+    if response.status_code == 404:
+        return None
+    api._raise_for_status(response)
+    header = response.headers.get("X-Docker-Container-Path-Stat")
+    return json.loads(base64.b64decode(header)) if header else {}
+
+
+def make_dirs(api: docker.APIClient, container: str, dirs: Iterable[str]) -> None:
+    """Create each missing absolute directory in ``dirs`` (mode 0755, owned by root)."""
+    missing = sorted({posixpath.normpath(d) for d in dirs if stat_path(api, container, d) is None})
+    if not missing:
+        return
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for path in missing:
+            info = tarfile.TarInfo(path.lstrip("/"))
+            info.type = tarfile.DIRTYPE
+            info.mode = 0o755
+            info.mtime = int(time.time())
+            tar.addfile(info)
+    api.put_archive(container, "/", buffer.getvalue())
+
+
+def _chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as file:
+        while chunk := file.read(CHUNK):
+            yield chunk
+
+
+def put_blob(api: docker.APIClient, container: str, dest: str, blob: Path) -> None:
+    """Extract the stored tar ``blob`` at ``dest`` (an existing directory) in the container."""
+    api.put_archive(container, dest, _chunks(blob))
+
+
+@contextmanager
+def open_archive(
+    api: docker.APIClient, container: str, path: str
+) -> Iterator[tuple[Iterator[bytes], dict[str, Any]]]:
+    """The archive of ``path`` as a stream of chunks, and the engine's stat of ``path``.
+
+    The response is always closed on leaving, also when the reader stops early (a cap, an
+    unsafe entry): the engine then aborts the transfer instead of holding the container.
+    Raises ``docker.errors.NotFound`` when ``path`` does not exist.
+    """
+    url = api._url("/containers/{0}/archive", container)
+    response = api._get(url, params={"path": path}, stream=True, headers={"Accept-Encoding": "identity"})
+    try:
+        api._raise_for_status(response)
+        header = response.headers.get("X-Docker-Container-Path-Stat")
+        stat = json.loads(base64.b64decode(header)) if header else {}
+        yield response.raw.stream(CHUNK, decode_content=False), stat
+    finally:
+        response.close()
+
+
+def collect(api: docker.APIClient, container: str, path: str, writer: BlobWriter) -> dict[str, Any]:
+    """Stream the archive of ``path`` into ``writer``; returns the engine's stat of ``path``.
+
+    Raises ``docker.errors.NotFound`` when ``path`` does not exist.
+    """
+    with open_archive(api, container, path) as (chunks, stat):
+        for chunk in chunks:
+            writer.write(chunk)
+    return stat
+
+
+def has_glob(path: str) -> bool:
+    """True when ``path`` contains glob characters."""
+    return any(c in GLOB_CHARS for c in path)
+
+
+def static_prefix(pattern: str) -> str:
+    """The leading components of ``pattern`` without glob characters (``dist/*.whl`` → ``dist``)."""
+    parts = []
+    for part in posixpath.normpath(pattern).split("/"):
+        if has_glob(part):
+            break
+        parts.append(part)
+    return "/".join(parts)
+
+
+def glob_match(path: str, pattern: str) -> bool:
+    """``path`` matches ``pattern``; ``*``/``?``/``[]`` stay within a component, ``**`` spans any."""
+
+    def match(p: list[str], q: list[str]) -> bool:
+        if not q:
+            return not p
+        if q[0] == "**":
+            return any(match(p[i:], q[1:]) for i in range(len(p) + 1))
+        return bool(p) and fnmatchcase(p[0], q[0]) and match(p[1:], q[1:])
+
+    return match(posixpath.normpath(path).split("/"), posixpath.normpath(pattern).split("/"))
+
+
+class _IterReader(io.RawIOBase):
+    """A read-only file over an iterator of byte chunks."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = iter(chunks)
+        self._buffer = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: Any) -> int:
+        while not self._buffer:
+            try:
+                self._buffer = next(self._chunks)
+            except StopIteration:
+                return 0
+        size = min(len(target), len(self._buffer))
+        target[:size] = self._buffer[:size]
+        self._buffer = self._buffer[size:]
+        return size
+
+
+def collect_glob(
+    api: docker.APIClient, container: str, work_dir: str, pattern: str, writer: BlobWriter
+) -> int:
+    """Stream the members matching ``pattern`` (relative to ``work_dir``) into ``writer``.
+
+    Member names are kept as the engine gives them for the pattern's static prefix (``dist/…``
+    for ``dist/*.whl``); a matching directory brings everything under it. Returns the number of
+    matching members (0: nothing matched; the writer then holds an empty archive).
+    Raises ``docker.errors.NotFound`` when the static prefix does not exist.
+    """
+    prefix = static_prefix(pattern)
+    source = posixpath.join(work_dir, prefix) if prefix else posixpath.join(work_dir, ".")
+    parent = posixpath.dirname(prefix)
+    matched = 0
+    matched_dirs: list[str] = []
+    with (
+        open_archive(api, container, source) as (chunks, _),
+        tarfile.open(fileobj=io.BufferedReader(_IterReader(chunks), CHUNK), mode="r|") as src,
+        tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT) as out,
+    ):
+        for member in src:
+            rel = posixpath.normpath(posixpath.join(parent, member.name))
+            inside = any(rel.startswith(d + "/") for d in matched_dirs)
+            hit = inside or glob_match(rel, pattern)
+            if hit and member.isdir() and not inside:
+                matched_dirs.append(rel)
+            if hit:
+                matched += 1
+            if hit or rel == prefix:
+                out.addfile(member, src.extractfile(member) if member.isfile() else None)
+    return matched

@@ -1,0 +1,171 @@
+"""Containers never outlive their run: sweep of orphans, Ctrl-C/SIGTERM, and crash + resume.
+
+The runner is the real CLI in a subprocess; "crash" is SIGKILL, so nothing of the runner's own
+cleanup runs and the next run (``flow resume`` or the same ``pipeline run``) must cope.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nosana_node.docker import container, labels
+from nosana_node.flow.owner import RunnerIdentity, current
+from nosana_node.flow.store import FlowStore
+from tests.corekit import (
+    IMAGE,
+    STORE_IDS,
+    cli,
+    leftover_containers,
+    log_contains,
+    pipeline,
+    start_cli,
+    wait_for,
+    write,
+)
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+def dead_runner() -> RunnerIdentity:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return RunnerIdentity(host=current().host, pid=proc.pid, start="1")
+
+
+@pytest.fixture
+def made(api: Any) -> Iterator[list[str]]:
+    ids: list[str] = []
+    yield ids
+    for cid in ids:
+        container.remove(api, cid)
+
+
+def _create(api: Any, store: str, runner: RunnerIdentity) -> str:
+    spec = container.JobSpec(
+        image=IMAGE, script="sleep 30", work_dir="/", labels=labels.job_labels(store, runner, "f", "op")
+    )
+    return container.create(api, spec)
+
+
+def test_sweep_removes_only_orphans_of_its_own_store(api: Any, made: list[str]) -> None:
+    mine, other = "test-sweep-mine", "test-sweep-other"
+    STORE_IDS.extend([mine, other])
+    orphan = _create(api, mine, dead_runner())
+    api.start(orphan)  # running containers are swept too
+    alive = _create(api, mine, current())
+    foreign = _create(api, other, dead_runner())
+    elsewhere = _create(api, mine, RunnerIdentity(host="another-host", pid=1, start="1"))
+    made.extend([orphan, alive, foreign, elsewhere])
+    assert labels.sweep_orphans(api, mine) == [orphan]
+    left = {c["Id"] for c in labels.store_containers(api, mine)}
+    assert left == {alive, elsewhere}
+    assert {c["Id"] for c in labels.store_containers(api, other)} == {foreign}
+
+
+SLOW = pipeline(
+    "  - name: first\n    commands: ['mkdir -p out', 'echo one > out/one']\n"
+    "    artifacts: [{name: one, path: out}]\n"
+    "  - name: second\n"
+    "    commands: ['echo MARK-SECOND', 'sleep 3', 'mkdir -p more', 'echo two > more/two']\n"
+    "    artifacts: [{name: two, path: more}]\n"
+    "  - name: third\n    resources: [{name: one}, {name: two}]\n    commands: ['cat out/one more/two']\n"
+)
+
+
+def _store_state(home: Path) -> dict[str, Any]:
+    store = FlowStore(home)
+    try:
+        (summary,) = store.list()
+        return store.load(summary.id).to_json()
+    finally:
+        store.close()
+
+
+def _states(flow_json: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {s["op_id"]: s for s in flow_json["states"]}
+
+
+def _running_container(home: Path) -> list[dict[str, Any]]:
+    return [c for c in leftover_containers(home) if c["State"] == "running"]
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupt_removes_the_container_and_can_be_resumed(
+    tmp_path: Path, home: Path, sig: int, code: int
+) -> None:
+    path = write(tmp_path, SLOW)
+    proc = start_cli("pipeline", "run", str(path), home=home)
+    wait_for(lambda: log_contains(home, "MARK-SECOND"), what="second job running")
+    wait_for(lambda: _running_container(home), what="its container")
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert "error: interrupted; flow" in err and "flow resume" in err
+    assert leftover_containers(home) == []
+    saved = _store_state(home)
+    assert saved["status"] == "interrupted"
+    assert [s["status"] for s in saved["states"]] == ["succeeded", "interrupted", "pending"]
+
+    resumed = cli("flow", "resume", saved["id"][:6], "--json", home=home)
+    assert resumed.returncode == 0, resumed.stderr
+    result = json.loads(resumed.stdout)
+    assert [j["attempts"] for j in result["jobs"]] == [1, 2, 1]
+    assert "one\ntwo" in result["jobs"][2]["log"]["excerpt"]
+
+
+def test_crash_then_flow_resume_completes_without_rerunning_finished_jobs(tmp_path: Path, home: Path) -> None:
+    path = write(tmp_path, SLOW)
+    proc = start_cli("pipeline", "run", str(path), "--json", home=home)
+    wait_for(lambda: log_contains(home, "MARK-SECOND"), what="second job running")
+    wait_for(lambda: _running_container(home), what="its container")
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    before = _store_state(home)
+    assert before["status"] == "running"
+    assert [s["status"] for s in before["states"]] == ["succeeded", "running", "pending"]
+    assert _running_container(home), "the crashed runner's container is still there (an orphan)"
+
+    resumed = cli("flow", "resume", before["id"], "--json", home=home)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "removed 1 container(s) left by a runner that is gone" in resumed.stderr
+    result = json.loads(resumed.stdout)
+    after = _states(_store_state(home))
+    first = _states(before)["first"]
+    assert after["first"]["run_count"] == 1 and after["first"]["started_at"] == first["started_at"]
+    assert after["first"]["results"] == first["results"]
+    assert after["second"]["run_count"] == 2 and after["third"]["run_count"] == 1
+    assert result["status"] == "succeeded" and result["flow_id"] == before["id"]
+    assert "one\ntwo" in result["jobs"][2]["log"]["excerpt"]
+    assert leftover_containers(home) == []
+    again = cli("flow", "resume", before["id"], home=home)
+    assert again.returncode == 0 and "already finished: succeeded" in again.stdout
+
+
+def test_crash_then_running_the_pipeline_again_resumes_it(tmp_path: Path, home: Path) -> None:
+    path = write(tmp_path, SLOW)
+    proc = start_cli("pipeline", "run", str(path), home=home)
+    wait_for(lambda: log_contains(home, "MARK-SECOND"), what="second job running")
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    flow_id = _store_state(home)["id"]
+
+    rerun = cli("pipeline", "run", str(path), home=home)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"resuming flow {flow_id}" in rerun.stdout
+    assert "resuming: 1 of 3 already done" in rerun.stdout
+    states = _states(_store_state(home))
+    assert [states[j]["run_count"] for j in ("first", "second", "third")] == [1, 2, 1]
+
+    fresh = cli("pipeline", "run", str(path), "--fresh", home=home)
+    assert fresh.returncode == 0 and "resuming" not in fresh.stdout
+    store = FlowStore(home)
+    assert len(store.list()) == 2
+    store.close()

@@ -1,0 +1,3 @@
+"""Fixtures for pipeline tests."""
+
+from tests.corekit import home  # noqa: F401 - fixture
