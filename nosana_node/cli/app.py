@@ -19,7 +19,7 @@ from nosana_node.cli import flow as flow_cli
 from nosana_node.cli import localnet as localnet_cli
 from nosana_node.cli import pipeline as pipeline_cli
 from nosana_node.cli import vault as vault_cli
-from nosana_node.config.options import ConfigOptions
+from nosana_node.config.options import ConfigOptions, remember
 from nosana_node.errors import NosanaError
 from nosana_node.secrets.masking import process_masker
 
@@ -66,7 +66,7 @@ def _root(
     ),
 ) -> None:
     """A node for the Nosana compute market."""
-    ctx.obj = ConfigOptions(config=config, profile=profile, overrides=tuple(overrides))
+    ctx.obj = remember(ConfigOptions(config=config, profile=profile, overrides=tuple(overrides)))
 
 
 def fail(message: str, code: int) -> None:

@@ -271,6 +271,9 @@ def _derive(values: dict[str, Any], sources: dict[str, Source]) -> None:
     if values["home"] is None:
         values["home"] = expand(DEFAULT_HOME)
         sources["home"] = Source("default", f"({DEFAULT_HOME})")
+    if values["docker.url"] is None and os.environ.get("DOCKER_HOST"):
+        values["docker.url"] = os.environ["DOCKER_HOST"]
+        sources["docker.url"] = Source("env", "DOCKER_HOST (used when docker.url is not set)")
     if values["rpc-url"] is None:
         values["rpc-url"] = RPC_URLS[values["network"]]
         sources["rpc-url"] = Source("default", f"(for network {values['network']})")

@@ -18,8 +18,23 @@ class ConfigOptions:
     overrides: tuple[str, ...] = ()
 
 
+_current = ConfigOptions()
+
+
+def remember(options: ConfigOptions) -> ConfigOptions:
+    """Keep the options the CLI root was given, for code that has no context at hand."""
+    global _current
+    _current = options
+    return options
+
+
+def current() -> ConfigOptions:
+    """The options the CLI root was given in this process (none outside the CLI)."""
+    return _current
+
+
 def from_context(ctx: object) -> ConfigOptions:
-    """The options given to the CLI root (a click/typer context), or none."""
+    """The options given to the CLI root (a typer/click context), else :func:`current`."""
     find_root = getattr(ctx, "find_root", None)
     obj = find_root().obj if find_root is not None else None
-    return obj if isinstance(obj, ConfigOptions) else ConfigOptions()
+    return obj if isinstance(obj, ConfigOptions) else _current

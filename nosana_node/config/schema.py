@@ -28,9 +28,11 @@ from nosana_node.config.kinds import (
     Text,
 )
 from nosana_node.secrets.value import Secret
+from nosana_node.settings import RunnerSettings
 
 ENV_PREFIX = "NOSANA_"
-KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
+#: The runner's own defaults: the configuration's defaults for the same knobs are these.
+RUNNER = {f.name: f.default for f in dataclasses.fields(RunnerSettings)}
 
 #: Default JSON-RPC endpoint of each network.
 RPC_URLS = {
@@ -77,7 +79,7 @@ class PortsConfig:
 @dataclass(frozen=True)
 class StorageConfig:
     max_artifact_size: int = field(
-        default=4 * GIB,
+        default=RUNNER["artifact_cap"],
         metadata=meta(Size(), "Largest artifact (a tar taken from a container); a larger one fails the job."),
     )
 
@@ -92,31 +94,38 @@ class DockerConfig:
         ),
     )
     api_timeout: float = field(
-        default=120.0, metadata=meta(Duration(), "How long one engine API call may take (not the job).")
+        default=RUNNER["docker_timeout"],
+        metadata=meta(Duration(), "How long one engine API call may take (not the job)."),
     )
     pull_policy: str = field(
-        default="if-not-present",
+        default=RUNNER["pull_policy"],
         metadata=meta(
             Choice(("never", "if-not-present", "always")), "When to pull a job's image from its registry."
         ),
     )
-    cpus: float = field(default=2.0, metadata=meta(Number(0.01), "CPUs each job container may use."))
-    memory: int = field(
-        default=4 * GIB, metadata=meta(Size(), "Memory limit of each job container (swap limited the same).")
+    cpus: float = field(
+        default=RUNNER["cpus"], metadata=meta(Number(0.01), "CPUs each job container may use.")
     )
-    pids: int = field(default=4096, metadata=meta(Integer(16), "Process limit of each job container."))
+    memory: int = field(
+        default=RUNNER["memory"],
+        metadata=meta(Size(), "Memory limit of each job container (swap limited the same)."),
+    )
+    pids: int = field(
+        default=RUNNER["pids"], metadata=meta(Integer(16), "Process limit of each job container.")
+    )
     timeout: float = field(
-        default=3600.0, metadata=meta(Duration(), "Longest a job may run before its container is killed.")
+        default=RUNNER["job_timeout"],
+        metadata=meta(Duration(), "Longest a job may run before its container is killed."),
     )
     max_log_size: int = field(
-        default=16 * MIB,
+        default=RUNNER["log_cap"],
         metadata=meta(Size(), "Log kept per job (stdout and stderr); the rest is cut with a marker."),
     )
     gpus: int | None = field(
-        default=None, metadata=meta(Gpus(), "GPUs for job containers: none, all, or a count.")
+        default=RUNNER["gpus"], metadata=meta(Gpus(), "GPUs for job containers: none, all, or a count.")
     )
     network: str = field(
-        default="bridge",
+        default=RUNNER["network"],
         metadata=meta(Text(), "Docker network mode of job containers (bridge, none, a name)."),
     )
 

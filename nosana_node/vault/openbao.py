@@ -44,7 +44,7 @@ class OpenBaoVault(Vault):
 
     def describe(self) -> str:
         ns = f", namespace {self.cfg.namespace}" if self.cfg.namespace else ""
-        return f"vault {self.cfg.address}{ns} (kv v{self.cfg.kv_version} at {self.cfg.mount}/)"
+        return f"vault {self.cfg.address} (kv v{self.cfg.kv_version}{ns})"
 
     def close(self) -> None:
         with self._lock:
@@ -93,7 +93,12 @@ class OpenBaoVault(Vault):
             assert cfg.token
             self._token = cfg.token
             client.token = cfg.token.reveal()
-            data = self._guard(lambda: client.auth.token.lookup_self()["data"])
+            try:
+                data = self._guard(lambda: client.auth.token.lookup_self()["data"])
+            except Failure as f:
+                if not f.reason.startswith("permission denied"):
+                    raise
+                raise Failure(f"{cfg.address} refused the vault token (expired, revoked or wrong)") from None
             self._set_ttl(float(data.get("ttl") or 0), bool(data.get("renewable")))
         self.logins += 1
 
@@ -134,15 +139,16 @@ class OpenBaoVault(Vault):
 
     # -- errors ----------------------------------------------------------------------------------
 
-    def _guard(self, call: Callable[[], T], login: bool = False) -> T:
-        """Run one request; turn every failure into a :class:`Failure` with a value-free reason."""
+    def _guard(self, call: Callable[[], T], login: bool = False, where: str | None = None) -> T:
+        """Run one request; turn every failure into a :class:`Failure` with a value-free reason
+        (``where``: the mount and path asked for, named in "not found" and "denied")."""
         import hvac.exceptions as hx
         import requests
 
         try:
             return call()
         except hx.InvalidPath:
-            raise Failure(f"not found in {self.describe()}") from None
+            raise Failure(f"not found at {where} in {self.describe()}" if where else "not found") from None
         except (hx.Forbidden, hx.Unauthorized) as exc:
             if login:
                 raise Failure(
@@ -150,10 +156,11 @@ class OpenBaoVault(Vault):
                 ) from None
             if any("invalid token" in e for e in exc.errors or []):
                 raise Failure(
-                    f"the token was rejected by {self.cfg.address} (expired, revoked or wrong)"
+                    f"{self.cfg.address} refused the vault token (expired, revoked or wrong)"
                 ) from None
+            what = f" to {where}" if where else ""
             raise Failure(
-                f"permission denied by {self.describe()} (the token's policy does not allow it)"
+                f"permission denied{what} by {self.describe()} (the token's policy does not allow it)"
             ) from None
         except (hx.VaultDown, hx.VaultNotInitialized):
             raise Failure(f"vault {self.cfg.address} is sealed or not initialised") from None
@@ -174,18 +181,20 @@ class OpenBaoVault(Vault):
         except hx.VaultError as exc:
             raise Failure(f"{self.describe()} failed: {type(exc).__name__}") from None
 
-    def _request(self, call: Callable[[Any], T]) -> T:
-        """One request with a fresh token; an AppRole token refused once is replaced and retried."""
+    def _request(self, call: Callable[[Any], T], path: str) -> T:
+        """One request about ``path`` (in the KV mount) with a fresh token; an AppRole token
+        refused once is replaced and the request retried."""
+        where = f"{self.cfg.mount}/{path}"
         client = self._fresh_client()
         try:
-            return self._guard(lambda: call(client))
+            return self._guard(lambda: call(client), where=where)
         except Failure as f:
             if self.cfg.auth != "approle" or "permission denied" not in f.reason:
                 raise
         with self._lock:  # the token may have been revoked or expired early: log in again, once
             self._login()
             client = self._client
-        return self._guard(lambda: call(client))
+        return self._guard(lambda: call(client), where=where)
 
     # -- KV operations ---------------------------------------------------------------------------
 
@@ -199,24 +208,29 @@ class OpenBaoVault(Vault):
             resp = self._request(
                 lambda c: c.secrets.kv.v2.read_secret_version(
                     path=full, version=version, mount_point=mount, raise_on_deleted_version=True
-                )
+                ),
+                full,
             )
             data = resp["data"]["data"]
         else:
-            data = self._request(lambda c: c.secrets.kv.v1.read_secret(path=full, mount_point=mount))["data"]
+            data = self._request(lambda c: c.secrets.kv.v1.read_secret(path=full, mount_point=mount), full)[
+                "data"
+            ]
         if data is None:  # a destroyed version
-            raise Failure(f"not found in {self.describe()} (version destroyed)")
+            raise Failure(f"not found at {mount}/{full} in {self.describe()} (version destroyed)")
         return {str(k): as_text(v) for k, v in data.items()}
 
     def _store(self, path: str, data: dict[str, str]) -> int | None:
         full, mount = self._full(path), self.cfg.mount
         if self.cfg.kv_version == 2:
             resp = self._request(
-                lambda c: c.secrets.kv.v2.create_or_update_secret(path=full, secret=data, mount_point=mount)
+                lambda c: c.secrets.kv.v2.create_or_update_secret(path=full, secret=data, mount_point=mount),
+                full,
             )
             return int(resp["data"]["version"])
         self._request(
-            lambda c: c.secrets.kv.v1.create_or_update_secret(path=full, secret=data, mount_point=mount)
+            lambda c: c.secrets.kv.v1.create_or_update_secret(path=full, secret=data, mount_point=mount),
+            full,
         )
         return None
 
@@ -225,7 +239,7 @@ class OpenBaoVault(Vault):
         kv = "v2" if self.cfg.kv_version == 2 else "v1"
         try:
             resp = self._request(
-                lambda c: getattr(c.secrets.kv, kv).list_secrets(path=full, mount_point=mount)
+                lambda c: getattr(c.secrets.kv, kv).list_secrets(path=full, mount_point=mount), full
             )
         except Failure as f:
             if f.reason.startswith("not found"):
@@ -237,18 +251,18 @@ class OpenBaoVault(Vault):
         full, mount = self._full(path), self.cfg.mount
         # a delete of a missing path succeeds in Vault: check first, so `rm` of a typo says so
         if self.cfg.kv_version == 2 and all_versions:  # a soft-deleted secret can still be purged
-            self._request(lambda c: c.secrets.kv.v2.read_secret_metadata(path=full, mount_point=mount))
+            self._request(lambda c: c.secrets.kv.v2.read_secret_metadata(path=full, mount_point=mount), full)
         else:
             self._fetch(path, None)
         if self.cfg.kv_version == 1:
-            self._request(lambda c: c.secrets.kv.v1.delete_secret(path=full, mount_point=mount))
+            self._request(lambda c: c.secrets.kv.v1.delete_secret(path=full, mount_point=mount), full)
         elif all_versions:
             self._request(
-                lambda c: c.secrets.kv.v2.delete_metadata_and_all_versions(path=full, mount_point=mount)
+                lambda c: c.secrets.kv.v2.delete_metadata_and_all_versions(path=full, mount_point=mount), full
             )
         else:
             self._request(
-                lambda c: c.secrets.kv.v2.delete_latest_version_of_secret(path=full, mount_point=mount)
+                lambda c: c.secrets.kv.v2.delete_latest_version_of_secret(path=full, mount_point=mount), full
             )
 
 

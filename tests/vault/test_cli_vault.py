@@ -46,7 +46,11 @@ def test_put_get_list_rm(bao: BaoServer, prefix: str, tmp_path: Path) -> None:
     assert cli("list", prefix) == (0, "db\ntoken\n", "")
     assert cli("rm", f"{prefix}/token") == (0, f"deleted {prefix}/token\n", "")
     code, out, err = cli("get", f"{prefix}/token")
-    assert code == 1 and out == "" and err.startswith(f"error: {prefix}/token: not found in vault {bao.addr}")
+    assert (
+        code == 1
+        and out == ""
+        and err == f"error: {prefix}/token: not found at secret/{prefix}/token in vault {bao.addr} (kv v2)\n"
+    )
     assert cli("list", prefix) == (0, "db\ntoken\n", "")  # KV v2 keeps a soft-deleted secret's metadata
     assert cli("rm", f"{prefix}/db", "--all-versions") == (0, f"deleted {prefix}/db (all versions)\n", "")
     assert cli("rm", f"{prefix}/token")[2].startswith(
@@ -84,7 +88,7 @@ def test_denied_and_unreachable(bao_own: BaoServer, prefix: str, tmp_path: Path)
     limited = {**env, "NODE_VAULT_TOKEN": bao_own.token(["nothing"])}
     r = run_cli("--config", str(cfg), "vault", "get", f"{prefix}/s#k", env=limited)
     assert r.returncode == 1
-    assert r.stderr.startswith(f"error: secret {prefix}/s#k: permission denied by vault {bao_own.addr}")
+    assert r.stderr.startswith(f"error: secret {prefix}/s#k: permission denied to secret/{prefix}/s by vault")
     assert "denied-value-xyz" not in r.stdout + r.stderr and limited["NODE_VAULT_TOKEN"] not in r.stderr
     bao_own.stop()
     r = run_cli("--config", str(cfg), "vault", "list", env=env)
