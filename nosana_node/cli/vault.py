@@ -20,12 +20,9 @@ app = typer.Typer(help="Read and write secrets in the configured vault.", no_arg
 
 
 def _open(ctx: typer.Context) -> Any:
-    from nosana_node.config.load import load_config
-    from nosana_node.config.options import from_context
-    from nosana_node.vault import open_vault
+    from nosana_node.config.runner import vault_for_cli
 
-    loaded = load_config(from_context(ctx))
-    return open_vault(loaded.config, loaded.file)
+    return vault_for_cli()
 
 
 @app.command("get")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nosana_node.config.load import Flag, LoadedConfig, load_config
+from nosana_node.config.logs import setup_logging
 from nosana_node.config.options import current
 
 if TYPE_CHECKING:
@@ -43,11 +44,12 @@ def runner_settings(config: NodeConfig) -> RunnerSettings:
 
 
 def load_for_cli(home: Path | None = None) -> LoadedConfig:
-    """The configuration of this command (loaded once per ``--home``)."""
+    """The configuration of this command (loaded once per ``--home``); sets up logging from it."""
     if home not in _loaded:
         options = current()
         flags = {"home": Flag(home, "--home")} if home is not None else None
         _loaded[home] = load_config(options, flags)
+        setup_logging(_loaded[home].config.log)
     return _loaded[home]
 
 
