@@ -103,3 +103,45 @@ def test_example_config_shows(clean_env: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "rpc-url" in result.stdout and "#profile :dev, #join, #ref [:ports :rpc]" in result.stdout
+
+
+def test_pipeline_run_with_a_bad_config_runs_nothing(write: Write, tmp_path: Path, clean_env: Path) -> None:
+    pipeline = tmp_path / "p.yml"
+    pipeline.write_text("global: {image: x}\njobs: [{name: a, commands: [echo hi]}]\n")
+    home = tmp_path / "node-home"
+    bad = write('{:docker {:memory "lots"}}')
+    result = run_cli(
+        "--config",
+        str(bad),
+        "pipeline",
+        "run",
+        str(pipeline),
+        "--home",
+        str(home),
+        env={"HOME": str(clean_env)},
+    )
+    assert result.returncode == 2
+    expected = "cannot read 'lots' as a size (bytes, or a number with k, m, g or t)"
+    assert result.stderr == f"error: {bad}: [:docker :memory]: {expected}\n"
+    assert not home.exists()  # nothing ran, nothing was stored
+
+
+def test_runner_settings_follow_the_configuration(write: Write, clean_env: Path) -> None:
+    from nosana_node.config.load import load_config
+    from nosana_node.config.options import ConfigOptions
+    from nosana_node.config.runner import runner_settings
+    from nosana_node.settings import RunnerSettings
+
+    defaults = runner_settings(load_config().config)
+    assert defaults == RunnerSettings(home=clean_env / ".nosana-node")  # same defaults as the runner
+    path = write(
+        '{:home "/srv/node" :storage {:max-artifact-size "1g"} :docker {:url "tcp://engine:2375"'
+        ' :api-timeout "30s" :cpus 0.5 :memory "1g" :pids 64 :timeout "10m" :max-log-size "1m"'
+        ' :pull-policy :never :gpus :all :network "none"}}'
+    )
+    settings = runner_settings(load_config(ConfigOptions(config=path)).config)
+    assert settings == RunnerSettings(
+        home=Path("/srv/node"), docker_url="tcp://engine:2375", docker_timeout=30.0, cpus=0.5,
+        memory=1 << 30, pids=64, job_timeout=600.0, log_cap=1 << 20, artifact_cap=1 << 30,
+        pull_policy="never", gpus=-1, network="none",
+    )  # fmt: skip

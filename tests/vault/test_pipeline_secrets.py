@@ -98,10 +98,18 @@ def assert_nowhere(values: list[str], texts: dict[str, str], home_dir: Path) -> 
                     assert needle not in path.read_bytes(), f"{form!r} (a form of a secret) found in {path}"
 
 
+KEYPAIR = json.dumps([(i * 13 + 1) % 256 for i in range(64)])
+
+
 def config(tmp_path: Path, server: BaoServer, prefix: str) -> Path:
+    """A node configuration: the OpenBao backend (token from the environment) and a keypair file."""
+    keypair = tmp_path / "id.json"
+    keypair.write_text(KEYPAIR)
+    keypair.chmod(0o600)
     path = tmp_path / "config.edn"
     path.write_text(
-        f'{{:vault {{:backend :openbao :address "{server.addr}" :token #env NODE_VAULT_TOKEN'
+        f'{{:keypair #file "id.json"'
+        f' :vault {{:backend :openbao :address "{server.addr}" :token #env NODE_VAULT_TOKEN'
         f' :path-prefix "{prefix}" :timeout "3s"}}}}'
     )
     return path
@@ -187,7 +195,7 @@ def test_secrets_reach_the_container_and_nothing_else(
         "--json result": again.stdout + again.stderr,
         "flow show --logs": show.stdout + show.stderr,
     }
-    assert_nowhere([DB, NPM, REGISTRY, bao.root_token], texts, home)
+    assert_nowhere([DB, NPM, REGISTRY, bao.root_token, KEYPAIR], texts, home)
     assert any(home.rglob("*.jsonl")) and (home / "state.db").exists()  # the scan saw real files
 
 
