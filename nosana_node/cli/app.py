@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import typer
 
@@ -18,6 +19,7 @@ from nosana_node.cli import flow as flow_cli
 from nosana_node.cli import localnet as localnet_cli
 from nosana_node.cli import pipeline as pipeline_cli
 from nosana_node.cli import vault as vault_cli
+from nosana_node.config.options import ConfigOptions, remember
 from nosana_node.errors import NosanaError
 from nosana_node.secrets.masking import process_masker
 
@@ -43,11 +45,28 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version."
     ),
+    config: Path | None = typer.Option(
+        None,
+        "--config",
+        "-c",
+        help="Configuration file (EDN). Default: $NOSANA_CONFIG, else <home>/config.edn.",
+    ),
+    profile: str | None = typer.Option(
+        None,
+        "--profile",
+        "-p",
+        help="Configuration profile for #profile (dev, prod, ...). Default: $NOSANA_PROFILE.",
+    ),
+    overrides: list[str] = typer.Option(
+        [], "--set", metavar="KEY=VALUE", help="Override a configuration key, e.g. --set docker.memory=4g."
+    ),
 ) -> None:
     """A node for the Nosana compute market."""
+    ctx.obj = remember(ConfigOptions(config=config, profile=profile, overrides=tuple(overrides)))
 
 
 def fail(message: str, code: int) -> None:

@@ -48,23 +48,20 @@ CONTEXT = typer.Option(
 
 
 def base_settings(home: Path | None) -> RunnerSettings:
-    """The settings before flags: defaults < configuration < environment.
+    """The settings before command flags: the node configuration (defaults < config file <
+    ``NOSANA_*`` environment variables < ``--set``; see ``nosana-node config show``)."""
+    from nosana_node.config.runner import load_for_cli, runner_settings
 
-    Today: defaults and the environment (``NOSANA_HOME``, ``DOCKER_HOST``). The configuration
-    layer (config.edn) plugs in here by returning its own :class:`RunnerSettings`.
-    """
-    from nosana_node.settings import RunnerSettings
-
-    return RunnerSettings.from_env(home=home)
+    return runner_settings(load_for_cli(home).config)
 
 
 def secret_resolver(settings: RunnerSettings) -> SecretResolver | None:
-    """The resolver for ``{"$secret": …}`` references; ``None`` means no vault is configured
-    (every secret then fails its op with "no vault configured for secret <ref>").
+    """The resolver for ``{"$secret": …}`` references: the configured vault backend (the
+    config file's ``:secrets``, or HashiCorp Vault / OpenBao). It resolves each reference when
+    its op starts and registers every value with the process masker."""
+    from nosana_node.config.runner import vault_for_cli
 
-    The vault layer plugs in here by returning its resolver for the configured backend.
-    """
-    return None
+    return vault_for_cli()
 
 
 def settings_from_flags(

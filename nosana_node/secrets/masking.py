@@ -1,18 +1,29 @@
 """Masking of secret values in every text the node emits.
 
-Each resolved secret is registered with a :class:`Masker`; from then on its raw form, each of
-its lines, its base64 forms (standard and URL-safe, with and without padding) and its
-URL-encoded forms are replaced by ``[MASKED]``. Values (and lines) shorter than
-:data:`MIN_LENGTH` characters are not masked, to keep logs readable.
+Each resolved secret is registered with a :class:`Masker`; from then on these forms of it are
+replaced by ``[MASKED]``:
+
+- the value itself, the value without surrounding whitespace, and each line of a multi-line value;
+- its JSON string form (quotes, backslashes and newlines escaped), as in result documents;
+- its URL-encoded forms (``%20`` and ``+`` for spaces, ``/`` kept or encoded, upper- or
+  lower-case hex);
+- its base64 forms (standard and URL-safe, with and without padding), including the part of
+  the encoding that stays the same when the value is embedded in a longer encoded text (as in
+  ``base64("user:" + password)`` for HTTP basic auth).
+
+Values (and forms) shorter than :data:`MIN_LENGTH` characters are not masked, to keep logs
+readable: a two-letter secret would otherwise blank out every word that contains it.
 
 :class:`StreamMasker` masks a stream that arrives in chunks: it holds back the shortest tail
 that could still be the start of a secret, so a value split across two chunks is still masked.
-Masked variants never contain a newline, so text up to the last newline is always released.
+Masked forms never contain a newline, so text up to the last newline is always released.
 """
 
 from __future__ import annotations
 
 import base64
+import json
+import logging
 import re
 import threading
 from collections.abc import Iterable
@@ -21,18 +32,94 @@ from urllib.parse import quote, quote_plus
 MASK = "[MASKED]"
 MIN_LENGTH = 4
 
+_ENCODERS = (base64.b64encode, base64.urlsafe_b64encode)
+_HEX_ESCAPE = re.compile(r"%[0-9A-F]{2}")
+
+
+def _base64_forms(raw: bytes) -> set[str]:
+    """The base64 forms of ``raw``, alone and as found inside a longer encoded text.
+
+    Inside a longer text the value starts at byte offset 0, 1 or 2 of a 3-byte group; for each
+    offset the characters that depend only on the value's bits are the same whatever surrounds it.
+    """
+    forms: set[str] = set()
+    for encode in _ENCODERS:
+        text = encode(raw).decode()
+        forms.update({text, text.rstrip("=")})
+        for shift in (1, 2):
+            # the first group's leading characters mix in bits of the bytes before the value
+            skip = (8 * shift + 5) // 6
+            shifted = encode(bytes(shift) + raw).decode().rstrip("=")
+            # the last group's trailing character mixes in bits of the bytes after the value
+            if (shift + len(raw)) % 3:
+                shifted = shifted[:-1]
+            forms.add(shifted[skip:])
+        if len(raw) % 3:
+            forms.add(text.rstrip("=")[:-1])
+    return forms
+
+
+def _url_forms(value: str) -> set[str]:
+    encoded = {quote(value, safe=""), quote(value), quote_plus(value, safe=""), quote_plus(value)}
+    return encoded | {_HEX_ESCAPE.sub(lambda m: m.group().lower(), e) for e in encoded}
+
 
 def variants(value: str) -> set[str]:
     """Every form of ``value`` that is masked (none shorter than MIN_LENGTH, none with a newline)."""
     forms: set[str] = set()
-    lines = [line.rstrip("\r") for line in value.split("\n")]
-    forms.update(lines)
-    raw = value.encode()
-    for encode in (base64.b64encode, base64.urlsafe_b64encode):
-        text = encode(raw).decode()
-        forms.update({text, text.rstrip("=")})
-    forms.update({quote(value, safe=""), quote_plus(value, safe="")})
+    for line in value.split("\n"):
+        line = line.rstrip("\r")
+        if len(line.strip()) >= MIN_LENGTH:
+            escaped = {json.dumps(line)[1:-1], json.dumps(line, ensure_ascii=False)[1:-1]}
+            forms.update({line, line.strip(), *escaped})
+    for whole in {value, value.strip()}:
+        if len(whole.strip()) < MIN_LENGTH:
+            continue
+        forms.add(json.dumps(whole)[1:-1])
+        forms.add(json.dumps(whole, ensure_ascii=False)[1:-1])
+        forms |= _url_forms(whole)
+        forms |= _base64_forms(whole.encode())
     return {f for f in forms if len(f) >= MIN_LENGTH and "\n" not in f}
+
+
+def _trie_source(forms: Iterable[str]) -> str:
+    """A regex matching any of ``forms``, factored by common prefixes; at a position it matches
+    the longest form that fits (as a longest-first alternation does), but tests each character
+    once instead of once per form."""
+    trie: dict[str, dict] = {}
+    for form in forms:
+        node = trie
+        for ch in form:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def emit(node: dict[str, dict]) -> str:
+        out: list[str] = []
+        while True:
+            end = "" in node
+            kids = sorted((ch, sub) for ch, sub in node.items() if ch)
+            if not kids:
+                return "".join(out)
+            if len(kids) == 1 and not end:  # a chain: no group needed
+                out.append(re.escape(kids[0][0]))
+                node = kids[0][1]
+                continue
+            parts = [re.escape(ch) + emit(sub) for ch, sub in kids]
+            body = parts[0] if len(parts) == 1 else "(?:" + "|".join(parts) + ")"
+            out.append(f"(?:{body})?" if end else body)
+            return "".join(out)
+
+    return emit(trie)
+
+
+def compile_forms(forms: Iterable[str]) -> re.Pattern[str]:
+    """The pattern of every masked form (a prefix trie; a flat longest-first alternation when the
+    trie would nest too deeply for the regex compiler)."""
+    forms = list(forms)
+    try:
+        return re.compile(_trie_source(forms))
+    except (RecursionError, re.error):
+        return re.compile("|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)))
 
 
 class Masker:
@@ -42,32 +129,43 @@ class Masker:
         self._lock = threading.Lock()
         self._forms: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
+        self._stale = False  # forms were added since the pattern was compiled
         self.longest = 0
         for value in values:
             self.add(value)
 
     def add(self, value: str) -> None:
         """Register a secret value; later calls to :meth:`mask` hide it."""
-        new = variants(value) - self._forms
-        if not new:
-            return
+        if not isinstance(value, str):
+            value = str(value)
+        forms = variants(value)
         with self._lock:
+            new = forms - self._forms
+            if not new:
+                return
             self._forms |= new
-            ordered = sorted(self._forms, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(f) for f in ordered))
-            self.longest = len(ordered[0])
+            self.longest = max(self.longest, *(len(f) for f in new))
+            self._stale = True  # compiled on next use: adding many values stays linear
 
     def __bool__(self) -> bool:
-        return self._pattern is not None
+        return bool(self._forms)
+
+    def __len__(self) -> int:
+        return len(self._forms)
 
     @property
     def pattern(self) -> re.Pattern[str] | None:
-        """The compiled alternation of every masked form, longest first."""
+        """The compiled pattern of every masked form (None when nothing is registered)."""
+        if self._stale:
+            with self._lock:
+                if self._stale:
+                    self._pattern = compile_forms(self._forms)
+                    self._stale = False
         return self._pattern
 
     def mask(self, text: str) -> str:
         """Return ``text`` with every registered form replaced by ``[MASKED]``."""
-        pattern = self._pattern
+        pattern = self.pattern
         return pattern.sub(MASK, text) if pattern is not None else text
 
     def mask_obj(self, obj: object) -> object:
@@ -86,7 +184,11 @@ class Masker:
 
 
 class StreamMasker:
-    """Masks a chunked text stream, holding back a possible partial secret at the chunk end."""
+    """Masks a chunked text stream, holding back a possible partial secret at the chunk end.
+
+    The concatenation of every :meth:`feed` result and the final :meth:`flush` equals
+    ``masker.mask`` of the whole stream.
+    """
 
     def __init__(self, masker: Masker) -> None:
         self._masker = masker
@@ -99,8 +201,9 @@ class StreamMasker:
         if pattern is None:
             self._pending = ""
             return buf
-        hold = self._masker.longest - 1
+        hold = max(self._masker.longest - 1, 0)
         newline = buf.rfind("\n")
+        # a match starting before safe_end lies wholly inside buf (it cannot cross a newline)
         safe_end = max(len(buf) - hold, newline + 1, 0)
         cut = safe_end
         out: list[str] = []
@@ -109,7 +212,7 @@ class StreamMasker:
             if match.start() >= safe_end:
                 break
             if match.end() > safe_end and match.end() == len(buf):
-                # complete here, but a longer secret sharing this prefix may go on: keep it back
+                # complete here, but a longer form sharing this prefix may go on: keep it back
                 cut = match.start()
                 break
             out.append(buf[pos : match.start()])
@@ -120,10 +223,36 @@ class StreamMasker:
         self._pending = buf[cut:]
         return "".join(out)
 
+    @property
+    def pending(self) -> int:
+        """How many characters are held back."""
+        return len(self._pending)
+
     def flush(self) -> str:
         """Release (masked) whatever is still held back; call at the end of the stream."""
         rest, self._pending = self._pending, ""
         return self._masker.mask(rest)
+
+
+class MaskingFilter(logging.Filter):
+    """A logging filter that masks the rendered message and traceback of every record."""
+
+    def __init__(self, masker: Masker) -> None:
+        super().__init__()
+        self._masker = masker
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self._masker:
+            try:
+                message = record.getMessage()
+            except Exception:  # a bad format string: keep the template, mask it
+                message = str(record.msg)
+            record.msg = self._masker.mask(message)
+            record.args = None
+            if record.exc_info and record.exc_info[1] is not None:
+                record.exc_text = self._masker.mask(logging.Formatter().formatException(record.exc_info))
+                record.exc_info = None
+        return True
 
 
 _process_masker = Masker()
@@ -132,3 +261,11 @@ _process_masker = Masker()
 def process_masker() -> Masker:
     """The masker shared by the whole process: every resolved secret is registered here."""
     return _process_masker
+
+
+def install_log_masking(logger: logging.Logger | None = None) -> None:
+    """Mask every record reaching the handlers of ``logger`` (the root logger by default)."""
+    target = logger or logging.getLogger()
+    for handler in target.handlers:
+        if not any(isinstance(f, MaskingFilter) for f in handler.filters):
+            handler.addFilter(MaskingFilter(_process_masker))

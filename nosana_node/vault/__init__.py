@@ -1,0 +1,29 @@
+"""Secret backends behind one interface (:class:`~nosana_node.vault.base.Vault`).
+
+- :mod:`~nosana_node.vault.base`: the interface, reference resolution, errors, the TTL cache;
+- :mod:`~nosana_node.vault.config_backend`: secrets from the configuration file (read-only);
+- :mod:`~nosana_node.vault.openbao`: HashiCorp Vault / OpenBao through hvac.
+
+:func:`open_vault` picks the backend the configuration names.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from nosana_node.config.schema import NodeConfig
+    from nosana_node.vault.base import Vault
+
+
+def open_vault(config: NodeConfig, config_file: Path | None = None) -> Vault:
+    """The vault the configuration selects (``vault.backend``); connects lazily, on first use."""
+    if config.vault.backend == "openbao":
+        from nosana_node.vault.openbao import OpenBaoVault
+
+        return OpenBaoVault(config.vault)
+    from nosana_node.vault.config_backend import ConfigVault
+
+    return ConfigVault(config.secrets, config_file, config.vault.cache_ttl)

@@ -1,0 +1,318 @@
+"""Value kinds of configuration settings: how a value is read from the file, a flag and the
+environment (typed access through ``environs``), and how it is shown."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nosana_node.config.files import expand, read_private_file
+from nosana_node.errors import ConfigError
+from nosana_node.secrets.value import Secret
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$", re.IGNORECASE)
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "": 1, "m": 60, "h": 3600, "d": 86400}
+TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
+FALSE_WORDS = frozenset({"false", "no", "off", "0"})
+
+
+class Kind:
+    """How one setting's values are read and shown. ``from_value`` raises ValueError(expected)."""
+
+    label = "value"
+    secret = False
+    #: the environs method used for typed access to an environment variable
+    env_method = "str"
+
+    def from_value(self, value: Any) -> Any:
+        raise NotImplementedError
+
+    def from_text(self, text: str) -> Any:
+        return self.from_value(text)
+
+    def from_env(self, env: Any, var: str) -> Any:
+        """The typed value of environment variable ``var`` (None when unset)."""
+        from environs import EnvError
+
+        try:
+            raw = getattr(env, self.env_method)(var, None)
+        except EnvError as exc:
+            messages = getattr(exc, "error_messages", None) or [str(exc)]
+            raise ConfigError(f"environment variable {var}: {' '.join(map(str, messages))}") from None
+        if raw is None:
+            return None
+        try:
+            return self.from_value(raw) if not isinstance(raw, str) else self.from_text(raw)
+        except ValueError as exc:
+            shown = "its value" if self.secret else repr(raw)
+            raise ConfigError(f"environment variable {var}: cannot read {shown} as {exc}") from None
+        except ConfigError as exc:
+            raise ConfigError(f"environment variable {var}: {exc}") from None
+
+    def show(self, value: Any) -> str:
+        return "-" if value is None else str(value)
+
+
+class Text(Kind):
+    label = "string"
+
+    def show(self, value: Any) -> str:
+        return '""' if value == "" else super().show(value)
+
+    def from_value(self, value: Any) -> str:
+        if isinstance(value, str):
+            return value
+        raise ValueError("a string")
+
+
+@dataclass
+class Integer(Kind):
+    low: int | None = None
+    high: int | None = None
+    label = "integer"
+    env_method = "int"
+
+    def from_value(self, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValueError("an integer")
+        try:
+            number = int(value)
+        except ValueError:
+            raise ValueError("an integer") from None
+        return _in_range(number, self.low, self.high)
+
+
+@dataclass
+class Number(Kind):
+    low: float | None = None
+    high: float | None = None
+    label = "number"
+    env_method = "float"
+
+    def from_value(self, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ValueError("a number")
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError("a number") from None
+        return _in_range(number, self.low, self.high)
+
+
+class Boolean(Kind):
+    label = "boolean"
+    env_method = "bool"
+
+    def from_value(self, value: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            word = value.strip().lower()
+            if word in TRUE_WORDS:
+                return True
+            if word in FALSE_WORDS:
+                return False
+        raise ValueError("a boolean (true or false)")
+
+    def show(self, value: Any) -> str:
+        return "-" if value is None else str(value).lower()
+
+
+class PathKind(Kind):
+    label = "path"
+    env_method = "path"
+
+    def from_value(self, value: Any) -> Path:
+        if isinstance(value, Path):
+            return expand(value)
+        if isinstance(value, str) and value:
+            return expand(value)
+        raise ValueError("a file path")
+
+
+@dataclass
+class Choice(Kind):
+    options: tuple[str, ...] = ()
+    aliases: Mapping[str, str] | None = None
+
+    @property
+    def label(self) -> str:  # type: ignore[override]
+        return " | ".join(self.options)
+
+    def from_value(self, value: Any) -> str:
+        if isinstance(value, str):
+            word = value.strip().lstrip(":").lower()
+            word = (self.aliases or {}).get(word, word)
+            if word in self.options:
+                return word
+        raise ValueError("one of " + ", ".join(self.options))
+
+
+class Size(Kind):
+    """A byte size: an integer, or a number with a binary unit (k, m, g, t; 'b', 'ib' optional)."""
+
+    label = "size (bytes, or 512m, 2g ...)"
+
+    def from_value(self, value: Any) -> int:
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+        if isinstance(value, str):
+            m = _SIZE.match(value)
+            if m:
+                return int(float(m.group(1)) * _SIZE_UNITS[m.group(2).lower()])
+        raise ValueError("a size (bytes, or a number with k, m, g or t)")
+
+    def show(self, value: Any) -> str:
+        if value is None:
+            return "-"
+        for unit, factor in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+            if value >= factor and value % factor == 0:
+                return f"{value // factor} {unit}"
+        return f"{value} bytes"
+
+
+class Duration(Kind):
+    """A duration in seconds: a number, or a number with a unit (ms, s, m, h, d)."""
+
+    label = "duration (seconds, or 30s, 5m, 2h ...)"
+
+    def from_value(self, value: Any) -> float:
+        if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+            return float(value)
+        if isinstance(value, str):
+            m = _DURATION.match(value)
+            if m:
+                return float(m.group(1)) * _DURATION_UNITS[(m.group(2) or "").lower()]
+        raise ValueError("a duration (seconds, or a number with ms, s, m, h or d)")
+
+    def show(self, value: Any) -> str:
+        if value is None:
+            return "-"
+        for unit, factor in (("d", 86400), ("h", 3600), ("m", 60)):
+            if value >= factor and value % factor == 0:
+                return f"{int(value // factor)}{unit}"
+        return f"{value:g}s"
+
+
+class Gpus(Kind):
+    """A GPU request: none (None), all (-1) or a positive count."""
+
+    label = "none | all | count"
+
+    def from_value(self, value: Any) -> int | None:
+        if value is None or value is False:
+            return None
+        if value is True:
+            return -1
+        if isinstance(value, int):
+            if value == 0:
+                return None
+            if value == -1 or value > 0:
+                return value
+        if isinstance(value, str):
+            word = value.strip().lstrip(":").lower()
+            if word in ("", "none", "0", "off", "false"):
+                return None
+            if word == "all":
+                return -1
+            if word.isdigit():
+                return int(word)
+        raise ValueError("a GPU request (none, all, or a count)")
+
+    def show(self, value: Any) -> str:
+        return "none" if value is None else "all" if value == -1 else str(value)
+
+
+class SecretText(Kind):
+    """A secret string (a token, a password): held as a :class:`Secret`, shown masked."""
+
+    label = "secret string"
+    secret = True
+
+    def from_value(self, value: Any) -> Secret:
+        if isinstance(value, Secret):
+            return value
+        if isinstance(value, str):
+            return Secret(value)
+        raise ValueError("a string")
+
+    def show(self, value: Any) -> str:
+        return "-" if value is None else str(value)
+
+
+class Keypair(SecretText):
+    """A Solana keypair: its JSON content (``[12,34,...]``, 64 numbers), or the path of a private
+    file holding it. Never shown."""
+
+    label = "keypair (JSON array of 64 numbers, or a private file path)"
+
+    def from_value(self, value: Any) -> Secret:
+        if isinstance(value, Secret):
+            text = value.reveal()
+        elif isinstance(value, str):
+            text = value
+        else:
+            raise ValueError("a keypair")
+        if not text.lstrip().startswith("["):
+            text = read_private_file(expand(text), "keypair file")
+        if not _is_keypair(text):
+            raise ValueError("a Solana keypair (a JSON array of 64 numbers 0-255)")
+        return Secret(text)
+
+
+def _is_keypair(text: str) -> bool:
+    try:
+        numbers = json.loads(text)
+    except ValueError:
+        return False
+    return (
+        isinstance(numbers, list)
+        and len(numbers) == 64
+        and all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= 255 for n in numbers)
+    )
+
+
+class SecretMap(Kind):
+    """Secrets of the config vault backend: ``{"path" value}`` or ``{"path" {:key value}}``."""
+
+    label = "map of secret paths"
+    secret = True
+
+    def from_value(self, value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise ValueError('a map {"path" "value"} or {"path" {:key "value"}}')
+        return {str(k): self._entry(v) for k, v in value.items()}
+
+    def _entry(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {str(k): self._leaf(v) for k, v in value.items()}
+        return self._leaf(value)
+
+    @staticmethod
+    def _leaf(value: Any) -> Secret | None:
+        if value is None or isinstance(value, Secret):
+            return value
+        if isinstance(value, dict | list):
+            raise ValueError("a secret value (a string, or a map of strings)")
+        text = "true" if value is True else "false" if value is False else str(value)
+        return Secret(text)
+
+    def from_env(self, env: Any, var: str) -> Any:
+        return None
+
+    def show(self, value: Any) -> str:
+        return f"{len(value)} secret(s)" if value else "-"
+
+
+def _in_range(number: Any, low: Any, high: Any) -> Any:
+    if low is not None and number < low:
+        raise ValueError(f"a number >= {low}")
+    if high is not None and number > high:
+        raise ValueError(f"a number <= {high}")
+    return number

@@ -1,0 +1,315 @@
+"""The node's configuration: every setting the node reads, typed, with its default and meaning.
+
+The configuration is a map of top-level settings and sections (``:docker {...}``). Each setting
+has a dotted key (``docker.memory``), an environment variable (``NOSANA_DOCKER_MEMORY``), a
+kind (how it is read and shown) and a default. ``config.edn.example`` documents them all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nosana_node.config.kinds import (
+    Boolean,
+    Choice,
+    Duration,
+    Gpus,
+    Integer,
+    Keypair,
+    Kind,
+    Number,
+    PathKind,
+    SecretMap,
+    SecretText,
+    Size,
+    Text,
+)
+from nosana_node.secrets.value import Secret
+from nosana_node.settings import RunnerSettings
+
+ENV_PREFIX = "NOSANA_"
+#: The runner's own defaults: the configuration's defaults for the same knobs are these.
+RUNNER = {f.name: f.default for f in dataclasses.fields(RunnerSettings)}
+
+#: Default JSON-RPC endpoint of each network.
+RPC_URLS = {
+    "mainnet": "https://api.mainnet-beta.solana.com",
+    "devnet": "https://api.devnet.solana.com",
+    "localnet": "http://127.0.0.1:8899",
+}
+
+
+def meta(kind: Kind, doc: str, *, env: bool = True) -> dict[str, Any]:
+    """The metadata of a dataclass field declaring one setting."""
+    return {"kind": kind, "doc": doc, "env": env}
+
+
+def section(cls: type, doc: str) -> dict[str, Any]:
+    """The metadata of a dataclass field holding a section (a nested map of settings)."""
+    return {"section": cls, "doc": doc}
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    format: str = field(
+        default="text",
+        metadata=meta(Choice(("text", "json")), "Log line format: text, or json (one object a line)."),
+    )
+    level: str = field(
+        default="info",
+        metadata=meta(
+            Choice(("debug", "info", "warning", "error"), {"warn": "warning"}), "Lowest level logged."
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class PortsConfig:
+    rpc: int = field(
+        default=8899, metadata=meta(Integer(1, 65535), "JSON-RPC port of the local market (localnet).")
+    )
+    ws: int = field(
+        default=8900, metadata=meta(Integer(1, 65535), "PubSub websocket port of the local market.")
+    )
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    max_artifact_size: int = field(
+        default=RUNNER["artifact_cap"],
+        metadata=meta(Size(), "Largest artifact (a tar taken from a container); a larger one fails the job."),
+    )
+
+
+@dataclass(frozen=True)
+class DockerConfig:
+    url: str | None = field(
+        default=None,
+        metadata=meta(
+            Text(),
+            "Docker engine API: unix:///var/run/docker.sock, tcp://host:2376. Default: DOCKER_HOST or local.",
+        ),
+    )
+    api_timeout: float = field(
+        default=RUNNER["docker_timeout"],
+        metadata=meta(Duration(), "How long one engine API call may take (not the job)."),
+    )
+    pull_policy: str = field(
+        default=RUNNER["pull_policy"],
+        metadata=meta(
+            Choice(("never", "if-not-present", "always")), "When to pull a job's image from its registry."
+        ),
+    )
+    cpus: float = field(
+        default=RUNNER["cpus"], metadata=meta(Number(0.01), "CPUs each job container may use.")
+    )
+    memory: int = field(
+        default=RUNNER["memory"],
+        metadata=meta(Size(), "Memory limit of each job container (swap limited the same)."),
+    )
+    pids: int = field(
+        default=RUNNER["pids"], metadata=meta(Integer(16), "Process limit of each job container.")
+    )
+    timeout: float = field(
+        default=RUNNER["job_timeout"],
+        metadata=meta(Duration(), "Longest a job may run before its container is killed."),
+    )
+    max_log_size: int = field(
+        default=RUNNER["log_cap"],
+        metadata=meta(Size(), "Log kept per job (stdout and stderr); the rest is cut with a marker."),
+    )
+    gpus: int | None = field(
+        default=RUNNER["gpus"], metadata=meta(Gpus(), "GPUs for job containers: none, all, or a count.")
+    )
+    network: str = field(
+        default=RUNNER["network"],
+        metadata=meta(Text(), "Docker network mode of job containers (bridge, none, a name)."),
+    )
+
+
+@dataclass(frozen=True)
+class VaultConfig:
+    backend: str = field(
+        default="config",
+        metadata=meta(
+            Choice(("config", "openbao"), {"vault": "openbao", "hashicorp": "openbao"}),
+            "Where secrets come from: config (the :secrets map, read-only) or openbao "
+            "(HashiCorp Vault or OpenBao; vault is an alias).",
+        ),
+    )
+    address: str | None = field(
+        default=None, metadata=meta(Text(), "Vault URL, e.g. https://vault.example.com:8200.")
+    )
+    namespace: str | None = field(
+        default=None, metadata=meta(Text(), "Vault namespace (Enterprise, OpenBao).")
+    )
+    auth: str = field(
+        default="token",
+        metadata=meta(Choice(("token", "approle")), "token, or approle (role-id + secret-id)."),
+    )
+    token: Secret | None = field(
+        default=None,
+        repr=False,
+        metadata=meta(SecretText(), "Vault token (auth token): #env or #file, never literal."),
+    )
+    role_id: str | None = field(default=None, metadata=meta(Text(), "AppRole role id (auth approle)."))
+    secret_id: Secret | None = field(
+        default=None,
+        repr=False,
+        metadata=meta(SecretText(), "AppRole secret id (auth approle): #env or #file."),
+    )
+    approle_mount: str = field(
+        default="approle", metadata=meta(Text(), "Mount path of the AppRole auth method.")
+    )
+    mount: str = field(default="secret", metadata=meta(Text(), "Mount path of the KV secrets engine."))
+    kv_version: int = field(default=2, metadata=meta(Integer(1, 2), "KV engine version: 2 (versioned) or 1."))
+    path_prefix: str = field(
+        default="", metadata=meta(Text(), "Prefix added to every secret path, e.g. nosana/ci.")
+    )
+    ca_cert: Path | None = field(
+        default=None, metadata=meta(PathKind(), "CA bundle that signs the server certificate.")
+    )
+    client_cert: Path | None = field(
+        default=None, metadata=meta(PathKind(), "Client certificate (PEM), mutual TLS.")
+    )
+    client_key: Path | None = field(
+        default=None, metadata=meta(PathKind(), "Client certificate key (PEM, mode 600).")
+    )
+    skip_verify: bool = field(
+        default=False,
+        metadata=meta(
+            Boolean(), "Skip TLS verification: development only, refused unless the profile is dev."
+        ),
+    )
+    timeout: float = field(default=10.0, metadata=meta(Duration(), "Timeout of each request to the vault."))
+    cache_ttl: float = field(
+        default=0.0, metadata=meta(Duration(), "Keep resolved secrets in memory this long; 0: never cache.")
+    )
+    renew: bool = field(
+        default=True, metadata=meta(Boolean(), "Renew the token before it expires (approle: log in again).")
+    )
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """The node's effective configuration."""
+
+    home: Path = field(
+        default=None,
+        metadata=meta(PathKind(), "State directory: flows, logs, artifacts. Default: ~/.nosana-node."),
+    )
+    network: str = field(
+        default="devnet",
+        metadata=meta(
+            Choice(("mainnet", "devnet", "localnet"), {"mainnet-beta": "mainnet"}),
+            "Solana network of the market.",
+        ),
+    )
+    rpc_url: str | None = field(
+        default=None, metadata=meta(Text(), "Solana JSON-RPC URL. Default: the network's public endpoint.")
+    )
+    keypair: Secret | None = field(
+        default=None,
+        repr=False,
+        metadata=meta(Keypair(), 'Node keypair: #file "~/.config/solana/id.json" (mode 600), or that path.'),
+    )
+    market: str | None = field(default=None, metadata=meta(Text(), "Address of the market the node joins."))
+    log: LogConfig = field(default_factory=LogConfig, metadata=section(LogConfig, "Logging."))
+    ports: PortsConfig = field(
+        default_factory=PortsConfig, metadata=section(PortsConfig, "Ports the node serves.")
+    )
+    storage: StorageConfig = field(
+        default_factory=StorageConfig, metadata=section(StorageConfig, "Where artifacts are kept.")
+    )
+    docker: DockerConfig = field(
+        default_factory=DockerConfig,
+        metadata=section(DockerConfig, "The Docker engine and job container limits."),
+    )
+    vault: VaultConfig = field(
+        default_factory=VaultConfig, metadata=section(VaultConfig, "The secret backend.")
+    )
+    secrets: dict[str, Any] = field(
+        default_factory=dict,
+        repr=False,
+        metadata=meta(
+            SecretMap(),
+            'Config-backend secrets: {"path" value} or {"path" {:key value}}, from #env/#file.',
+            env=False,
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting of the schema."""
+
+    key: str  # docker.max-log-size
+    section: str | None  # docker
+    attr: str  # max_log_size
+    kind: Kind
+    default: Any
+    doc: str
+    env: str | None  # NOSANA_DOCKER_MAX_LOG_SIZE
+
+    @property
+    def edn_name(self) -> str:
+        return self.attr.replace("_", "-")
+
+
+def _default(f: dataclasses.Field[Any]) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None
+
+
+def _settings() -> list[Setting]:
+    out: list[Setting] = []
+    for f in dataclasses.fields(NodeConfig):
+        if "section" in f.metadata:
+            sec = f.name
+            for sf in dataclasses.fields(f.metadata["section"]):
+                key = f"{sec}.{sf.name.replace('_', '-')}"
+                out.append(_setting(key, sec, sf))
+        else:
+            out.append(_setting(f.name.replace("_", "-"), None, f))
+    return out
+
+
+def _setting(key: str, sec: str | None, f: dataclasses.Field[Any]) -> Setting:
+    env = (
+        ENV_PREFIX + key.upper().replace(".", "_").replace("-", "_") if f.metadata.get("env", True) else None
+    )
+    return Setting(key, sec, f.name, f.metadata["kind"], _default(f), f.metadata["doc"], env)
+
+
+SETTINGS: list[Setting] = _settings()
+BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
+SECTIONS: dict[str, str] = {
+    f.name: f.metadata["doc"] for f in dataclasses.fields(NodeConfig) if "section" in f.metadata
+}
+
+
+def build(values: dict[str, Any]) -> NodeConfig:
+    """A NodeConfig from a complete ``{key: typed value}`` map."""
+    top: dict[str, Any] = {}
+    parts: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
+    for s in SETTINGS:
+        (parts[s.section] if s.section else top)[s.attr] = values[s.key]
+    sections = {
+        f.name: f.metadata["section"] for f in dataclasses.fields(NodeConfig) if "section" in f.metadata
+    }
+    for name, cls in sections.items():
+        top[name] = cls(**parts[name])
+    return NodeConfig(**top)
+
+
+def get(config: NodeConfig, key: str) -> Any:
+    """The value of a dotted key, e.g. ``get(cfg, "docker.memory")``."""
+    s = BY_KEY[key]
+    holder = getattr(config, s.section) if s.section else config
+    return getattr(holder, s.attr)
