@@ -38,11 +38,13 @@ class Kind:
 
     def from_env(self, env: Any, var: str) -> Any:
         """The typed value of environment variable ``var`` (None when unset)."""
-        from environs import EnvError
-
         try:
             raw = getattr(env, self.env_method)(var, None)
-        except EnvError as exc:
+        except Exception as exc:
+            from environs import EnvError
+
+            if not isinstance(exc, EnvError):
+                raise
             messages = getattr(exc, "error_messages", None) or [str(exc)]
             raise ConfigError(f"environment variable {var}: {' '.join(map(str, messages))}") from None
         if raw is None:

@@ -86,9 +86,7 @@ def load_config(
         root = read_config_file(path, profile, env_map)
         tree = _check_keys(root, path)
 
-    from environs import Env
-
-    env = Env()
+    env = _LazyEnv()
     values: dict[str, Any] = {}
     sources: dict[str, Source] = {}
     secret_keys: set[str] = set()
@@ -107,6 +105,28 @@ def load_config(
     if "secrets" in tree and isinstance(tree["secrets"].value, dict):
         loaded.secret_sources = _secret_sources(tree["secrets"].value)
     return loaded
+
+
+class _LazyEnv:
+    """``environs.Env``, imported on first use: most runs set no NOSANA_* variable (start-up time)."""
+
+    _env: Any = None
+
+    def str(self, var: str, default: str | None = None) -> str | None:
+        """Plain strings need no parsing, hence no environs."""
+        return os.environ.get(var, default)
+
+    def path(self, var: str, default: Path | None = None) -> Path | None:
+        """Paths neither (NOSANA_HOME is set on most runs)."""
+        value = os.environ.get(var)
+        return Path(value) if value is not None else default
+
+    def __getattr__(self, name: str) -> Any:
+        if self._env is None:
+            from environs import Env
+
+            self._env = Env()
+        return getattr(self._env, name)
 
 
 def _secret_sources(entries: dict[str, Traced]) -> dict[str, Source]:
