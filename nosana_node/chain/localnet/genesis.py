@@ -133,10 +133,12 @@ def send(chain: ChainLike, instructions: Sequence[Any], signers: Sequence[Keypai
     tx = Transaction(list(signers), message, chain.latest_blockhash())
     result = chain.send_transaction(tx)
     err = getattr(result, "err", None)
-    if callable(err):
-        logs = result.meta().logs() if hasattr(result, "meta") else []
-        tail = "; ".join(logs[-3:])
-        raise ChainError(f"genesis transaction failed: {err()} ({tail})")
+    if callable(err):  # LiteSVM's FailedTransactionMetadata
+        err, logs = err(), list(result.meta().logs())
+    else:  # the local chain's Receipt
+        logs = list(getattr(result, "logs", []))
+    if err is not None:
+        raise ChainError(f"genesis transaction failed: {err} ({'; '.join(logs[-3:])})")
     return result
 
 
