@@ -199,17 +199,10 @@ def market_open(
     """Open a market on the running local market (signed by its admin)."""
     from solders.keypair import Keypair
 
-    from nosana_node.chain import pda
-    from nosana_node.chain.addresses import (
-        MAINNET,
-        OPEN_ACCESS_KEY,
-        RENT_SYSVAR,
-        SYSTEM_PROGRAM,
-        TOKEN_PROGRAM,
-    )
-    from nosana_node.chain.instructions import INSTRUCTIONS
+    from nosana_node.chain.addresses import MAINNET, OPEN_ACCESS_KEY
     from nosana_node.chain.localnet.client import RpcClient
     from nosana_node.chain.localnet.encoding import pubkey_param
+    from nosana_node.chain.transactions import open_market
     from nosana_node.errors import UserInputError
 
     try:
@@ -218,28 +211,21 @@ def market_open(
         raise UserInputError(f"--access-key: {access_key!r} is not a base58 address") from None
     admin = _admin(ledger)
     market = Keypair()
+    genesis = _genesis_info(ledger)
+    program_id = pubkey_param(genesis["program_id"]) if genesis else MAINNET.jobs_program
+    ix, vault = open_market(
+        MAINNET,
+        admin.pubkey(),
+        market.pubkey(),
+        job_price=price,
+        job_timeout=timeout,
+        job_expiration=expiration,
+        job_type=job_type,
+        node_xnos_minimum=min_stake,
+        access_key=key,
+        program_id=program_id,
+    )
     with RpcClient(_default_url(url)) as rpc:
-        genesis = _genesis_info(ledger)
-        program_id = pubkey_param(genesis["program_id"]) if genesis else MAINNET.jobs_program
-        vault, _ = pda.market_vault(market.pubkey(), MAINNET.nos_mint, program_id)
-        ix = INSTRUCTIONS["open"].build(
-            program_id,
-            {
-                "mint": MAINNET.nos_mint,
-                "market": market.pubkey(),
-                "vault": vault,
-                "authority": admin.pubkey(),
-                "access_key": key,
-                "rent": RENT_SYSVAR,
-                "system_program": SYSTEM_PROGRAM,
-                "token_program": TOKEN_PROGRAM,
-            },
-            job_expiration=expiration,
-            job_price=price,
-            job_timeout=timeout,
-            job_type=job_type,
-            node_xnos_minimum=min_stake,
-        )
         signature = rpc.send([ix], [admin, market])
     result = {"market": str(market.pubkey()), "vault": str(vault), "signature": signature}
     if as_json:

@@ -150,7 +150,8 @@ class LocalChain:
         self._slot_seconds = slot_seconds
         self._lock = threading.RLock()
         self._listeners: list[Listener] = []
-        self._svm = LiteSVM().with_transaction_history(0).with_sigverify(False)
+        # history, signatures and blockhash age are checked here, the validator way
+        self._svm = LiteSVM().with_transaction_history(0).with_sigverify(False).with_blockhash_check(False)
         self._svm.add_program(program_id, program)
         self._owner_of: dict[Pubkey, Pubkey] = {}
         self._by_owner: dict[Pubkey, set[Pubkey]] = {}

@@ -35,18 +35,15 @@ from spl.token.instructions import (
     mint_to,
 )
 
-from nosana_node.chain import pda
+from nosana_node.chain import pda, transactions
 from nosana_node.chain.accounts import JobType, MarketAccount
 from nosana_node.chain.addresses import (
     MAINNET,
     OPEN_ACCESS_KEY,
-    RENT_SYSVAR,
-    SYSTEM_PROGRAM,
     TOKEN_PROGRAM,
     Network,
 )
 from nosana_node.chain.idl import idl_account_data, idl_json
-from nosana_node.chain.instructions import INSTRUCTIONS
 from nosana_node.chain.localnet import raw_accounts
 from nosana_node.errors import ChainError
 
@@ -132,14 +129,14 @@ def send(chain: ChainLike, instructions: Sequence[Any], signers: Sequence[Keypai
     message = Message(list(instructions), signers[0].pubkey())
     tx = Transaction(list(signers), message, chain.latest_blockhash())
     result = chain.send_transaction(tx)
-    err = getattr(result, "err", None)
+    err = getattr(result, "err", None)  # None on LiteSVM's success and on a good Receipt
+    if err is None:
+        return result
     if callable(err):  # LiteSVM's FailedTransactionMetadata
         err, logs = err(), list(result.meta().logs())
     else:  # the local chain's Receipt
-        logs = list(getattr(result, "logs", []))
-    if err is not None:
-        raise ChainError(f"genesis transaction failed: {err} ({'; '.join(logs[-3:])})")
-    return result
+        logs = list(result.logs)
+    raise ChainError(f"genesis transaction failed: {err} ({'; '.join(logs[-3:])})")
 
 
 def write_mint(chain: ChainLike, mint: Pubkey, authority: Pubkey, supply: int = 0) -> None:
@@ -176,24 +173,17 @@ def open_market(
     network: Network = MAINNET,
 ) -> Pubkey:
     """Open a market with a real ``open`` transaction; returns its vault."""
-    vault, _ = pda.market_vault(market.pubkey(), network.nos_mint, program_id)
-    ix = INSTRUCTIONS["open"].build(
-        program_id,
-        {
-            "mint": network.nos_mint,
-            "market": market.pubkey(),
-            "vault": vault,
-            "authority": authority.pubkey(),
-            "access_key": settings.access_key,
-            "rent": RENT_SYSVAR,
-            "system_program": SYSTEM_PROGRAM,
-            "token_program": TOKEN_PROGRAM,
-        },
-        job_expiration=settings.job_expiration,
+    ix, vault = transactions.open_market(
+        network,
+        authority.pubkey(),
+        market.pubkey(),
         job_price=settings.job_price,
         job_timeout=settings.job_timeout,
+        job_expiration=settings.job_expiration,
         job_type=settings.job_type,
         node_xnos_minimum=settings.node_xnos_minimum,
+        access_key=settings.access_key,
+        program_id=program_id,
     )
     send(chain, [ix], [authority, market])
     return vault
