@@ -344,14 +344,14 @@ class LocalChain:
         return receipt
 
     def _precheck(self, vtx: VersionedTransaction, *, verify: bool, blockhash: bool = True) -> Any:
-        """The error that rejects ``vtx`` before execution, or None."""
+        """The error that rejects ``vtx`` before execution, or None (in the validator's order)."""
+        if verify and not all(vtx.verify_with_results()):
+            return TransactionErrorFieldless.SignatureFailure
         if bytes(vtx.signatures[0]) in self._history:
             return TransactionErrorFieldless.AlreadyProcessed
         expired = self._blockhashes.get(vtx.message.recent_blockhash, -1) < self._slot
         if blockhash and expired and not vtx.uses_durable_nonce():
             return TransactionErrorFieldless.BlockhashNotFound
-        if verify and not all(vtx.verify_with_results()):
-            return TransactionErrorFieldless.SignatureFailure
         return None
 
     def _execute(self, vtx: VersionedTransaction, preflight: bool, events: list[Event]) -> Receipt:

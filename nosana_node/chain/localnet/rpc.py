@@ -318,6 +318,8 @@ class RpcMethods:
         simulation = self.chain.simulate_transaction(
             tx, sig_verify=sig_verify, replace_blockhash=replace, accounts=addresses
         )
+        if simulation.err == TransactionErrorFieldless.SignatureFailure:
+            raise RpcError(-32003, "Transaction signature verification failure")
         value = _simulation_json(simulation)
         if wanted:
             encoding = wanted.get("encoding") or "base64"
