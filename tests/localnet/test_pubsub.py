@@ -1,0 +1,132 @@
+"""WebSocket PubSub of the local market, driven by solana.rpc.websocket_api."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+
+import based58
+from solana.rpc.async_api import AsyncClient
+from solana.rpc.types import MemcmpOpts
+from solana.rpc.websocket_api import connect
+from solders.keypair import Keypair
+from solders.message import Message
+from solders.pubkey import Pubkey
+from solders.rpc.config import RpcTransactionLogsFilterMentions
+from solders.rpc.responses import (
+    AccountNotification,
+    LogsNotification,
+    ProgramNotification,
+    SignatureNotification,
+    SlotNotification,
+)
+from solders.system_program import TransferParams, transfer
+from solders.transaction import Transaction
+
+from tests.localnet import spec_client as spec
+from tests.localnet.conftest import Served, run
+
+DOC = hashlib.sha256(b"job").digest()
+
+
+async def _next(ws, kind: type, timeout: float = 5.0):
+    """The next message of type ``kind`` (other notifications are skipped)."""
+    while True:
+        for message in await asyncio.wait_for(ws.recv(), timeout):
+            if isinstance(message, kind):
+                return message
+
+
+async def _transfer_tx(client: AsyncClient, payer: Keypair, to: Pubkey, lamports: int) -> Transaction:
+    blockhash = (await client.get_latest_blockhash()).value.blockhash
+    ix = transfer(TransferParams(from_pubkey=payer.pubkey(), to_pubkey=to, lamports=lamports))
+    return Transaction([payer], Message([ix], payer.pubkey()), blockhash)
+
+
+def test_account_signature_and_logs_notifications(served: Served) -> None:
+    payer, receiver = served.keypair("client-1"), Keypair().pubkey()
+
+    async def go() -> None:
+        async with AsyncClient(served.rpc_url) as client, connect(served.ws_url) as ws:
+            await ws.account_subscribe(receiver, encoding="base64")
+            account_sub = (await ws.recv())[0].result
+            tx = await _transfer_tx(client, payer, receiver, 2 * 10**9)
+            await ws.signature_subscribe(tx.signatures[0])
+            await ws.recv()
+            await ws.logs_subscribe(RpcTransactionLogsFilterMentions(receiver))
+            await ws.recv()
+            await client.send_transaction(tx)
+            account = await _next(ws, AccountNotification)
+            assert account.subscription == account_sub and account.result.value.lamports == 2 * 10**9
+            signature = await _next(ws, SignatureNotification)
+            assert signature.result.value.err is None
+            logs = await _next(ws, LogsNotification)
+            assert logs.result.value.signature == tx.signatures[0]
+            assert any("invoke" in line for line in logs.result.value.logs)
+            # unsubscribed: no more account notifications
+            await ws.account_unsubscribe(account_sub)
+            assert (await ws.recv())[0].result is True
+            await client.send_transaction(await _transfer_tx(client, payer, receiver, 10**9 + 1))
+            try:
+                extra = await _next(ws, AccountNotification, timeout=1.0)
+            except TimeoutError:
+                extra = None
+            assert extra is None
+
+    run(go())
+
+
+def test_a_signature_that_already_landed_is_notified_at_once(served: Served) -> None:
+    payer = served.keypair("client-2")
+
+    async def go() -> None:
+        async with AsyncClient(served.rpc_url) as client, connect(served.ws_url) as ws:
+            tx = await _transfer_tx(client, payer, Keypair().pubkey(), 10**9)
+            await client.send_transaction(tx)
+            await ws.signature_subscribe(tx.signatures[0])
+            answer = (await ws.recv())[0]
+            note = await _next(ws, SignatureNotification)
+            assert note.subscription == answer.result and note.result.value.err is None
+
+    run(go())
+
+
+def test_program_subscription_with_filters_sees_the_jobs(served: Served) -> None:
+    market, vault = served.market("default")
+    client_kp = served.keypair("client-1")
+    job, run_kp = Keypair(), Keypair()
+
+    async def go() -> None:
+        async with AsyncClient(served.rpc_url) as client, connect(served.ws_url) as ws:
+            job_filter = [MemcmpOpts(offset=0, bytes=based58.b58encode(spec.JOB_DISCRIMINATOR).decode())]
+            await ws.program_subscribe(spec.JOBS_PROGRAM, encoding="base64", filters=job_filter)
+            await ws.recv()
+            blockhash = (await client.get_latest_blockhash()).value.blockhash
+            ix = spec.list_ix(market, vault, client_kp.pubkey(), job.pubkey(), run_kp.pubkey(), DOC)
+            await client.send_transaction(
+                Transaction([client_kp, job, run_kp], Message([ix], client_kp.pubkey()), blockhash)
+            )
+            note = await _next(ws, ProgramNotification)
+            assert note.result.value.pubkey == job.pubkey()  # the market changed too, but it is filtered out
+            assert spec.decode_job(bytes(note.result.value.account.data)).ipfs_job == DOC
+            try:
+                other = await _next(ws, ProgramNotification, timeout=1.0)
+            except TimeoutError:
+                other = None
+            assert other is None
+
+    run(go())
+
+
+def test_slot_notifications_arrive_every_slot(served: Served) -> None:
+    async def go() -> None:
+        async with connect(served.ws_url) as ws:
+            await ws.slot_subscribe()
+            sub = (await ws.recv())[0].result
+            first = await _next(ws, SlotNotification, timeout=3)
+            second = await _next(ws, SlotNotification, timeout=3)
+            assert first.subscription == sub and second.result.slot > first.result.slot
+            assert second.result.parent == second.result.slot - 1
+            await ws.slot_unsubscribe(sub)
+
+    run(go())
