@@ -20,7 +20,7 @@ from nosana_node.chain.localnet.chain import LocalChain
 from nosana_node.chain.localnet.instance import Localnet
 from nosana_node.chain.localnet.ledger import LedgerLockedError
 from nosana_node.chain.localnet.program import program_bytes
-from nosana_node.errors import UserInputError
+from nosana_node.errors import ChainError, UserInputError
 
 CLOCK_SYSVAR = Pubkey.from_string("SysvarC1ock11111111111111111111111111111111")
 
@@ -130,3 +130,20 @@ def test_preflight_failures_cost_nothing_and_land_nothing() -> None:
     assert not landed.ok and landed.landed
     assert chain.get_balance(payer.pubkey()) == 10**9 - 5000
     assert chain.transaction(landed.signature)["err"] == {"InstructionError": [0, {"Custom": 1}]}
+
+
+def test_a_failed_ledger_commit_keeps_everything_pending(tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger"
+    receiver = Keypair().pubkey()
+    with Localnet.open(ledger) as net:
+        net.chain.airdrop(receiver, 10**9)
+        db = net.ledger._db
+        db.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON transactions BEGIN SELECT RAISE(FAIL, 'disk full'); END"
+        )
+        with pytest.raises(ChainError, match="cannot write the ledger"):
+            net.chain.flush()
+        db.execute("DROP TRIGGER refuse")
+        net.chain.flush()  # the next commit writes what the failed one could not
+    with Localnet.open(ledger) as net:
+        assert net.chain.get_balance(receiver) == 10**9

@@ -49,7 +49,7 @@ MAX_BLOCKHASH_AGE = 150  # slots a blockhash stays valid
 SLOTS_PER_EPOCH = 432_000
 LAMPORTS_PER_SIGNATURE = 5_000
 FAUCET_LAMPORTS = 500_000_000 * 10**9
-HISTORY_IN_MEMORY = 200_000  # recent transactions kept in memory (all are in the ledger)
+HISTORY_IN_MEMORY = 20_000  # recent transaction records kept in memory (all are in the ledger)
 
 AnyTransaction = Transaction | VersionedTransaction
 
@@ -156,6 +156,7 @@ class LocalChain:
         self._owner_of: dict[Pubkey, Pubkey] = {}
         self._by_owner: dict[Pubkey, set[Pubkey]] = {}
         self._history: OrderedDict[bytes, dict[str, Any]] = OrderedDict()
+        self._seen: OrderedDict[bytes, int] = OrderedDict()  # signature -> slot, while it could replay
         self._dirty: set[Pubkey] = set()
         self._pending: list[StoredTransaction] = []
         self._blockhashes: OrderedDict[Hash, int] = OrderedDict()
@@ -203,6 +204,8 @@ class LocalChain:
         self._blockhashes[self._svm.latest_blockhash()] = slot + MAX_BLOCKHASH_AGE
         while self._blockhashes and next(iter(self._blockhashes.values())) < slot:
             self._blockhashes.popitem(last=False)
+        while self._seen and next(iter(self._seen.values())) < slot - MAX_BLOCKHASH_AGE - 1:
+            self._seen.popitem(last=False)  # its blockhash has expired: it cannot come back
         return [SlotAdvanced(slot, max(parent, 0))]
 
     def _set_clock(self) -> None:
@@ -347,7 +350,7 @@ class LocalChain:
         """The error that rejects ``vtx`` before execution, or None (in the validator's order)."""
         if verify and not all(vtx.verify_with_results()):
             return TransactionErrorFieldless.SignatureFailure
-        if bytes(vtx.signatures[0]) in self._history:
+        if bytes(vtx.signatures[0]) in self._seen:
             return TransactionErrorFieldless.AlreadyProcessed
         expired = self._blockhashes.get(vtx.message.recent_blockhash, -1) < self._slot
         if blockhash and expired and not vtx.uses_durable_nonce():
@@ -391,6 +394,7 @@ class LocalChain:
     def _remember(self, signature: Signature, record: dict[str, Any]) -> None:
         key = bytes(signature)
         self._history[key] = record
+        self._seen[key] = record["slot"]
         self._pending.append(StoredTransaction(key, record["slot"], record))
         self._transaction_count += 1
         while len(self._history) > HISTORY_IN_MEMORY:
@@ -443,7 +447,7 @@ class LocalChain:
             )
             message = Message([ix], self.faucet.pubkey())
             tx = Transaction([self.faucet], message, self.latest_blockhash())
-            if bytes(tx.signatures[0]) in self._history:  # same airdrop in the same slot: new blockhash
+            if bytes(tx.signatures[0]) in self._seen:  # same airdrop in the same slot: new blockhash
                 self._svm.expire_blockhash()
                 self._blockhashes[self._svm.latest_blockhash()] = self._slot + MAX_BLOCKHASH_AGE
                 tx = Transaction([self.faucet], message, self._svm.latest_blockhash())
@@ -470,7 +474,6 @@ class LocalChain:
             if idle and not extra_meta:
                 return
             accounts = [(k, _closed(self._svm.get_account(k))) for k in self._dirty]
-            transactions, self._pending, self._dirty = self._pending, [], set()
             meta = {
                 "slot": str(self._slot),
                 "clock_offset": repr(self._offset),
@@ -478,7 +481,8 @@ class LocalChain:
                 "genesis_hash": str(self.genesis_hash),
                 **(extra_meta or {}),
             }
-            self.ledger.commit(accounts, transactions, meta)
+            self.ledger.commit(accounts, self._pending, meta)  # raises: everything stays pending
+            self._pending, self._dirty = [], set()
             self._persisted_slot = self._slot
 
     _persisted_slot = -1

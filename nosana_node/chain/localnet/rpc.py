@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -40,6 +41,8 @@ from nosana_node.chain.localnet.encoding import (
     token_amount,
     transaction_version,
 )
+
+log = logging.getLogger(__name__)
 
 SOLANA_CORE_VERSION = "2.2.0"  # the Agave line solders' LiteSVM is built from
 FEATURE_SET = 3_294_202_862
@@ -120,6 +123,9 @@ class RpcMethods:
             result = method(params)
         except RpcError as exc:
             return _error(rid, exc)
+        except Exception as exc:  # a bug or a ledger failure: answer, log, keep serving
+            log.exception("%s failed", request["method"])
+            return _error(rid, RpcError(-32603, f"Internal error: {type(exc).__name__}: {exc}"))
         return {"jsonrpc": "2.0", "result": result, "id": rid}
 
     def _context(self) -> dict[str, Any]:

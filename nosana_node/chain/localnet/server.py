@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import errno
 import json
+import logging
 import threading
 from typing import Any
 
@@ -25,6 +26,7 @@ from nosana_node.chain.localnet.subscriptions import Subscriptions
 from nosana_node.errors import UserInputError
 
 MAX_REQUEST_BYTES = 50 * 1024 * 1024
+log = logging.getLogger(__name__)
 
 
 def _dumps(obj: Any) -> str:
@@ -117,8 +119,11 @@ class LocalnetServer:
     async def _tick(self) -> None:
         while True:
             await asyncio.sleep(0.4)
-            self.chain.tick()
-            self.chain.flush()
+            try:
+                self.chain.tick()
+                self.chain.flush()
+            except Exception:  # e.g. the ledger's disk is full: keep serving, say so, retry next slot
+                log.exception("local market: slot tick or ledger commit failed")
 
     # -- handlers ---------------------------------------------------------------------------------
     async def _health(self, request: web.Request) -> web.Response:
