@@ -5,12 +5,13 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: help venv engine images clang demo test lint format program bench clean
+.PHONY: help venv engine images clang demo test lint format localnet program bench clean
 
 help:
 	@echo "make demo     run pipelines/artifacts.yml on the local Docker engine"
 	@echo "make test     run the test suite (starts dockerd, builds the job image)"
 	@echo "make lint     ruff check + format check"
+	@echo "make localnet serve the local market (JSON-RPC 127.0.0.1:8899, ws 8900) until Ctrl-C"
 	@echo "make program  rebuild the jobs program (.so) with clang-19"
 	@echo "make bench    run the benchmarks under bench/"
 
@@ -44,6 +45,9 @@ lint: venv
 format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+localnet: venv
+	$(BIN)/nosana-node localnet start
 
 program: venv clang
 	$(BIN)/python tools/build_program.py
