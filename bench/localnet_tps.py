@@ -36,11 +36,11 @@ from solders.pubkey import Pubkey
 from solders.transaction import Transaction
 
 from nosana_node.chain.addresses import MAINNET
-from nosana_node.chain.localnet.chain import LocalChain
-from nosana_node.chain.localnet.genesis import Genesis, MarketInfo, Wallet, apply_genesis
-from nosana_node.chain.localnet.ledger import Ledger, read_keypair
-from nosana_node.chain.localnet.program import program_bytes
 from nosana_node.chain.transactions import finish, list_job, open_market, work
+from nosana_node.localnet.chain import LocalChain
+from nosana_node.localnet.genesis import Genesis, MarketInfo, Wallet, apply_genesis
+from nosana_node.localnet.ledger import Ledger, read_keypair
+from nosana_node.localnet.program import program_bytes
 
 JOB = hashlib.sha256(b"bench job").digest()
 RESULT = hashlib.sha256(b"bench result").digest()
@@ -153,7 +153,7 @@ def _start_server(ledger_dir: Path) -> tuple[subprocess.Popen[str], dict[str, An
 async def _rpc_workers(summary: dict[str, Any], ledger_dir: Path, cycles: int, workers: int) -> float:
     from solana.rpc.async_api import AsyncClient
 
-    from nosana_node.chain.localnet.client import RpcClient
+    from nosana_node.chain.rpc import RpcClient
 
     admin = read_keypair(ledger_dir / "keys" / "admin.json")
     wallets = {w["name"]: w for w in summary["wallets"]}

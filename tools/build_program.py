@@ -3,7 +3,7 @@
 
 Compiles every C file with Debian's clang-19 for the BPF target and links the objects with
 tools/sbflink.py. The build is deterministic (sorted inputs, no paths or times in the output),
-so rebuilding reproduces the committed nosana_node/chain/localnet/program/nosana_jobs.so byte
+so rebuilding reproduces the committed nosana_node/localnet/program/nosana_jobs.so byte
 for byte; ``make program`` runs this script.
 
 Before compiling, the discriminators written in programs/nosana_jobs/*.h are checked against

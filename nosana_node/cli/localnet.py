@@ -38,8 +38,8 @@ def _default_url(url: str | None) -> str:
 
 
 def _admin(ledger: Path | None) -> Any:
-    from nosana_node.chain.localnet.ledger import read_keypair
     from nosana_node.errors import UserInputError
+    from nosana_node.localnet.ledger import read_keypair
 
     path = _ledger_dir(ledger) / "keys" / "admin.json"
     if not path.exists():
@@ -68,9 +68,9 @@ def start(
     """Serve the local market until Ctrl-C; its state persists in the ledger directory."""
     import asyncio
 
-    from nosana_node.chain.localnet.encoding import pubkey_param
-    from nosana_node.chain.localnet.instance import Localnet
     from nosana_node.errors import UserInputError
+    from nosana_node.localnet.encoding import pubkey_param
+    from nosana_node.localnet.instance import Localnet
 
     config = _config()
     program = None
@@ -89,7 +89,7 @@ async def _serve(net: Any, host: str, rpc_port: int, ws_port: int, as_json: bool
     import asyncio
     import signal
 
-    from nosana_node.chain.localnet.server import LocalnetServer
+    from nosana_node.localnet.server import LocalnetServer
 
     server = LocalnetServer(net.chain, host, rpc_port, ws_port)
     await server.start()
@@ -154,9 +154,9 @@ def airdrop(
 
     from nosana_node.chain import pda
     from nosana_node.chain.addresses import MAINNET, TOKEN_PROGRAM
-    from nosana_node.chain.localnet.client import RpcClient
-    from nosana_node.chain.localnet.encoding import pubkey_param
+    from nosana_node.chain.rpc import RpcClient
     from nosana_node.errors import UserInputError
+    from nosana_node.localnet.encoding import pubkey_param
 
     try:
         owner = pubkey_param(address)
@@ -200,10 +200,10 @@ def market_open(
     from solders.keypair import Keypair
 
     from nosana_node.chain.addresses import MAINNET, OPEN_ACCESS_KEY
-    from nosana_node.chain.localnet.client import RpcClient
-    from nosana_node.chain.localnet.encoding import pubkey_param
+    from nosana_node.chain.rpc import RpcClient
     from nosana_node.chain.transactions import open_market
     from nosana_node.errors import UserInputError
+    from nosana_node.localnet.encoding import pubkey_param
 
     try:
         key = pubkey_param(access_key) if access_key else OPEN_ACCESS_KEY

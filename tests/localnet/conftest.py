@@ -19,8 +19,8 @@ import pytest
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from nosana_node.chain.localnet.instance import Localnet
-from nosana_node.chain.localnet.server import ServerThread
+from nosana_node.localnet.instance import Localnet
+from nosana_node.localnet.server import ServerThread
 
 T = TypeVar("T")
 

@@ -16,11 +16,11 @@ from solders.system_program import TransferParams, transfer
 from solders.transaction import Transaction
 
 from nosana_node.chain.addresses import MAINNET
-from nosana_node.chain.localnet.chain import LocalChain
-from nosana_node.chain.localnet.instance import Localnet
-from nosana_node.chain.localnet.ledger import LedgerLockedError
-from nosana_node.chain.localnet.program import program_bytes
 from nosana_node.errors import ChainError, UserInputError
+from nosana_node.localnet.chain import LocalChain
+from nosana_node.localnet.instance import Localnet
+from nosana_node.localnet.ledger import LedgerLockedError
+from nosana_node.localnet.program import program_bytes
 
 CLOCK_SYSVAR = Pubkey.from_string("SysvarC1ock11111111111111111111111111111111")
 

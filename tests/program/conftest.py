@@ -32,8 +32,8 @@ from nosana_node.chain.addresses import (
     TOKEN_PROGRAM,
 )
 from nosana_node.chain.instructions import INSTRUCTIONS
-from nosana_node.chain.localnet import raw_accounts
-from nosana_node.chain.localnet.genesis import (
+from nosana_node.localnet import raw_accounts
+from nosana_node.localnet.genesis import (
     Genesis,
     MarketInfo,
     MarketSettings,
@@ -41,7 +41,7 @@ from nosana_node.chain.localnet.genesis import (
     apply_genesis,
     open_market,
 )
-from nosana_node.chain.localnet.program import program_bytes
+from nosana_node.localnet.program import program_bytes
 
 START_TIME = 1_750_000_000
 JOB_DIGEST = hashlib.sha256(b"job document").digest()

@@ -20,7 +20,7 @@ from solders.message import Message
 from solders.pubkey import Pubkey
 from solders.transaction import Transaction
 
-from nosana_node.chain.localnet.program import PROGRAM_PATH
+from nosana_node.localnet.program import PROGRAM_PATH
 
 ROOT = Path(__file__).resolve().parents[2]
 CLANG = shutil.which("clang-19")

@@ -17,15 +17,15 @@ from nosana_node.chain.accounts import JobAccount, MarketAccount, QueueType, Run
 from nosana_node.chain.addresses import DEVNET, MAINNET, OPEN_ACCESS_KEY, TOKEN_PROGRAM
 from nosana_node.chain.idl import build_idl, decode_idl_account
 from nosana_node.chain.instructions import INSTRUCTIONS
-from nosana_node.chain.localnet.genesis import GenesisOptions, apply_genesis
-from nosana_node.chain.localnet.program import (
+from nosana_node.errors import ChainError, UserInputError
+from nosana_node.localnet.genesis import GenesisOptions, apply_genesis
+from nosana_node.localnet.program import (
     ProgramConfig,
     committed_program,
     patch_config,
     program_bytes,
     read_config,
 )
-from nosana_node.errors import ChainError, UserInputError
 
 from .conftest import Local
 

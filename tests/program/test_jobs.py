@@ -15,7 +15,7 @@ from nosana_node.chain.accounts import (
     QueueType,
 )
 from nosana_node.chain.errors import JobsError
-from nosana_node.chain.localnet.genesis import MarketSettings
+from nosana_node.localnet.genesis import MarketSettings
 
 from .conftest import JOB_DIGEST, Local, builtin, custom
 

@@ -9,7 +9,7 @@ from solders.pubkey import Pubkey
 from nosana_node.chain import pda
 from nosana_node.chain.accounts import MARKET_SIZE, JobType, MarketAccount, QueueType
 from nosana_node.chain.addresses import MAINNET, SYSTEM_PROGRAM, TOKEN_PROGRAM
-from nosana_node.chain.localnet.genesis import MarketSettings
+from nosana_node.localnet.genesis import MarketSettings
 
 from .conftest import Local, builtin
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nosana_node.chain.localnet.genesis import MarketSettings
+from nosana_node.localnet.genesis import MarketSettings
 
 from .conftest import Local
 

@@ -8,8 +8,8 @@ from nosana_node.chain import pda
 from nosana_node.chain.accounts import RUN_SIZE, JobState, QueueType, RunAccount
 from nosana_node.chain.addresses import MAINNET
 from nosana_node.chain.errors import JobsError
-from nosana_node.chain.localnet import raw_accounts
-from nosana_node.chain.localnet.genesis import MarketSettings
+from nosana_node.localnet import raw_accounts
+from nosana_node.localnet.genesis import MarketSettings
 
 from .conftest import RESULT_DIGEST, Local, builtin, custom
 

@@ -44,8 +44,8 @@ from nosana_node.chain.addresses import (
     Network,
 )
 from nosana_node.chain.idl import idl_account_data, idl_json
-from nosana_node.chain.localnet import raw_accounts
 from nosana_node.errors import ChainError
+from nosana_node.localnet import raw_accounts
 
 NOS_DECIMALS = 6
 NOS = 10**NOS_DECIMALS  # base units per NOS

@@ -19,11 +19,11 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from nosana_node.chain.localnet.chain import LocalChain
-from nosana_node.chain.localnet.encoding import RpcError
-from nosana_node.chain.localnet.rpc import RpcMethods, parse_request
-from nosana_node.chain.localnet.subscriptions import Subscriptions
 from nosana_node.errors import UserInputError
+from nosana_node.localnet.chain import LocalChain
+from nosana_node.localnet.encoding import RpcError
+from nosana_node.localnet.rpc import RpcMethods, parse_request
+from nosana_node.localnet.subscriptions import Subscriptions
 
 MAX_REQUEST_BYTES = 50 * 1024 * 1024
 log = logging.getLogger(__name__)

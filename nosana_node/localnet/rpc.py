@@ -17,7 +17,7 @@ from solders.message import from_bytes_versioned
 from solders.pubkey import Pubkey
 from solders.transaction_status import TransactionErrorFieldless
 
-from nosana_node.chain.localnet.chain import (
+from nosana_node.localnet.chain import (
     LAMPORTS_PER_SIGNATURE,
     SLOTS_PER_EPOCH,
     LocalChain,
@@ -25,7 +25,7 @@ from nosana_node.chain.localnet.chain import (
     Simulation,
     error_json,
 )
-from nosana_node.chain.localnet.encoding import (
+from nosana_node.localnet.encoding import (
     TOKEN_PROGRAMS,
     RpcError,
     account_filter,

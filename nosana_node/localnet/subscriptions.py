@@ -16,14 +16,14 @@ from typing import Any, Protocol
 
 from solders.pubkey import Pubkey
 
-from nosana_node.chain.localnet.chain import (
+from nosana_node.localnet.chain import (
     AccountsChanged,
     Event,
     LocalChain,
     SignatureLanded,
     SlotAdvanced,
 )
-from nosana_node.chain.localnet.encoding import (
+from nosana_node.localnet.encoding import (
     CLOSED_ACCOUNT,
     RpcError,
     account_filter,

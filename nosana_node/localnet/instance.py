@@ -20,11 +20,11 @@ from solders.pubkey import Pubkey
 
 from nosana_node.chain.accounts import MarketAccount
 from nosana_node.chain.addresses import MAINNET
-from nosana_node.chain.localnet.chain import LocalChain
-from nosana_node.chain.localnet.genesis import apply_genesis
-from nosana_node.chain.localnet.ledger import Ledger
-from nosana_node.chain.localnet.program import program_bytes
 from nosana_node.errors import UserInputError
+from nosana_node.localnet.chain import LocalChain
+from nosana_node.localnet.genesis import apply_genesis
+from nosana_node.localnet.ledger import Ledger
+from nosana_node.localnet.program import program_bytes
 
 DEFAULT_LEDGER = Path("~/.nosana-node/localnet")
 CLIENTS, NODES = ("client-1", "client-2"), ("node-1", "node-2")

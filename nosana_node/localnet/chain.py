@@ -42,7 +42,7 @@ from solders.transaction import Transaction, VersionedTransaction
 from solders.transaction_status import TransactionErrorFieldless
 
 from nosana_node.chain.addresses import TOKEN_PROGRAM
-from nosana_node.chain.localnet.ledger import Ledger, StoredTransaction
+from nosana_node.localnet.ledger import Ledger, StoredTransaction
 
 SLOT_SECONDS = 0.4
 MAX_BLOCKHASH_AGE = 150  # slots a blockhash stays valid
