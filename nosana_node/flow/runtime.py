@@ -36,7 +36,7 @@ from nosana_node.flow.events import Reporter
 from nosana_node.flow.logs import LogSink
 from nosana_node.flow.model import Flow, FlowStatus, Op, OpStatus
 from nosana_node.flow.refs import Resolver
-from nosana_node.flow.registry import OpOutcome
+from nosana_node.flow.registry import OpOutcome, OpRegistry
 from nosana_node.flow.results import OpResults, Reason
 from nosana_node.secrets.masking import MaskScope
 
@@ -94,10 +94,11 @@ def failure_reason(exc: NosanaError) -> Reason:
 
 
 class Runtime:
-    """Executes flows within one :class:`RunEnv`."""
+    """Executes flows with one set of op types within one :class:`RunEnv`."""
 
-    def __init__(self, env: RunEnv) -> None:
+    def __init__(self, env: RunEnv, ops: OpRegistry) -> None:
         self.env = env
+        self.ops = ops
         self._reporter = _GuardedReporter(env.reporter, env.masker)
         env.reporter = self._reporter
 
@@ -106,7 +107,7 @@ class Runtime:
         for op in flow.ops:
             if not flow.states[op.id].status.finished:
                 self.env.cancel.check()
-                self.env.ops.get(op.type).preflight(op, self.env)
+                self.ops.get(op.type).preflight(op, self.env)
 
     def run(self, flow: Flow) -> Flow:
         """Run (or continue) ``flow`` to its end, or until cancelled; returns it with its states."""
@@ -257,7 +258,7 @@ class Runtime:
         outcome: OpOutcome | None = None
         try:
             env.cancel.check()
-            op_type = env.ops.get(op.type)
+            op_type = self.ops.get(op.type)
             args = self._resolver(flow).resolve(op.args)
             ctx = OpContext(env, flow, op, state, args, log, env.store.artifacts(flow.id))
             outcome = op_type.run(ctx)
