@@ -63,7 +63,10 @@ def _root(
         help="Configuration profile for #profile (dev, prod, ...). Default: $NOSANA_PROFILE.",
     ),
     overrides: list[str] = typer.Option(
-        [], "--set", metavar="KEY=VALUE", help="Override a configuration key, e.g. --set docker.memory=4g."
+        [],
+        "--set",
+        metavar="KEY=VALUE",
+        help="Override a configuration key, e.g. --set docker.memory=4g; repeatable. Default: none.",
     ),
 ) -> None:
     """A node for the Nosana compute market."""

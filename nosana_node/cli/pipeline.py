@@ -21,7 +21,7 @@ app = typer.Typer(help="Validate and run Nosana pipelines.", no_args_is_help=Tru
 
 @app.command()
 def validate(
-    file: Path = typer.Argument(..., help="Pipeline file (YAML).", show_default=False),
+    file: Path = typer.Argument(..., metavar="FILE", help="Pipeline file (YAML).", show_default=False),
     json_out: bool = options.flag("--json", help="Print the result (and the compiled flow) as JSON."),
 ) -> None:
     """Check a pipeline: every problem with file, line, column and key path (exit 2 when invalid)."""
@@ -52,7 +52,7 @@ def validate(
 
 @app.command()
 def run(
-    file: Path = typer.Argument(..., help="Pipeline file (YAML).", show_default=False),
+    file: Path = typer.Argument(..., metavar="FILE", help="Pipeline file (YAML).", show_default=False),
     json_out: bool = options.JSON,
     workspace: Path | None = typer.Option(
         None,
