@@ -17,6 +17,7 @@ Rules:
   reason as their status. ``stopped`` and ``expired`` are final: the ops that had not run are
   skipped with that reason. ``interrupted`` is not: they stay pending and the flow can be resumed.
   An op that succeeded before it noticed the cancellation keeps its success;
+- what an op leaves (results, error, log) is masked when it is recorded, with the run's secrets;
 - the runtime installs no signal handler and may run in any thread; each op runs in a worker
   thread of its own. Reporter calls are serialised, and node messages masked.
 """
@@ -279,7 +280,7 @@ class Runtime:
             if outcome is not None:
                 state.status = outcome.status
                 state.exit_code = outcome.exit_code
-                state.results = outcome.results
+                state.results = OpResults.from_json(env.masker.mask_obj(outcome.results.to_json()))  # type: ignore[arg-type]
                 state.reason = outcome.reason
                 state.error = env.masker.mask(outcome.error) if outcome.error else None
                 if state.error:
