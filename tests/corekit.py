@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -121,6 +122,62 @@ def wait_for(condition: Callable[[], Any], timeout: float = 60, what: str = "con
     raise AssertionError(f"timed out waiting for {what}")
 
 
+class EngineEvents:
+    """The engine's container events for one store, read from its event stream as they come.
+
+    Tests wait on these (a container started, died, was destroyed) instead of polling or sleeping,
+    and measure with the engine's own timestamps (``timeNano``).
+    """
+
+    def __init__(self, store_id: str) -> None:
+        self._api = engine()
+        self._stream = self._api.events(
+            decode=True, filters={"type": "container", "label": [f"{labels.STORE}={store_id}"]}
+        )
+        self.events: list[dict[str, Any]] = []
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._read, name="engine-events", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            for event in self._stream:
+                with self._cond:
+                    self.events.append(event)
+                    self._cond.notify_all()
+        except Exception:  # the stream was closed
+            pass
+
+    def seen(self, action: str) -> list[dict[str, Any]]:
+        """Events of ``action`` (``start``, ``die``, ``destroy`` …) so far."""
+        with self._cond:
+            return [e for e in self.events if e.get("Action") == action]
+
+    def wait(self, action: str, count: int = 1, timeout: float = 60) -> list[dict[str, Any]]:
+        """The first ``count`` events of ``action``; AssertionError if they do not come in time."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: len(self.seen(action)) >= count, timeout):
+                got = [e.get("Action") for e in self.events]
+                raise AssertionError(f"waited {timeout}s for {count} {action!r} event(s); saw {got}")
+            return self.seen(action)[:count]
+
+    def close(self) -> None:
+        """Stop reading."""
+        self._stream.close()
+        self._api.close()
+
+    def __enter__(self) -> EngineEvents:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def event_time(event: dict[str, Any]) -> float:
+    """When the engine says the event happened (unix seconds)."""
+    return event["timeNano"] / 1e9
+
+
 def log_contains(home: Path, text: str) -> bool:
     """True when any stored log under ``home`` contains ``text``."""
     return any(text in p.read_text(errors="replace") for p in home.glob("flows/*/logs/*.jsonl"))
@@ -155,7 +212,12 @@ def run_pipeline(
 
 
 def flow_runner(
-    home: Path, *, secrets: Any = None, context: dict[str, str] | None = None, **settings: Any
+    home: Path,
+    *,
+    secrets: Any = None,
+    context: dict[str, str] | None = None,
+    clock: Any = None,
+    **settings: Any,
 ) -> Any:
     """A flow runner on ``home`` with the application's op types (jobs time out after 60 s)."""
     from nosana_node import wiring
@@ -167,6 +229,7 @@ def flow_runner(
         wiring.op_types(),
         secrets=secrets,
         context=context,
+        **({"clock": clock} if clock is not None else {}),
     )
 
 
