@@ -7,13 +7,14 @@ The engine is shared with other test suites, so no check ever looks beyond our o
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
+import tarfile
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -111,15 +112,14 @@ def start_cli(*args: str, home: Path) -> subprocess.Popen[str]:
     )
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 60, what: str = "condition") -> Any:
-    """Poll ``condition`` until it returns something truthy (test helper only)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+def new_store(home: Path) -> str:
+    """Create the store under ``home`` (as a runner would) and return its identity: a test can
+    then follow the engine's events for it before the runner, in another process, starts."""
+    store = FlowStore(home)
+    try:
+        return store.store_id
+    finally:
+        store.close()
 
 
 class EngineEvents:
@@ -173,14 +173,22 @@ class EngineEvents:
         self.close()
 
 
+#: a command that makes a job wait until the test lets it go (:func:`let_go`): orders a job's
+#: end after something the test does, without sleeping
+WAIT_FOR_GO = "until [ -e /tmp/nosana-go ]; do sleep 0.05; done"
+
+
+def let_go(api: Any, container: str) -> None:
+    """Let a job waiting in :data:`WAIT_FOR_GO` go on (puts the file it waits for)."""
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w") as tar:
+        tar.addfile(tarfile.TarInfo("nosana-go"), io.BytesIO(b""))
+    api.put_archive(container, "/tmp", data.getvalue())
+
+
 def event_time(event: dict[str, Any]) -> float:
     """When the engine says the event happened (unix seconds)."""
     return event["timeNano"] / 1e9
-
-
-def log_contains(home: Path, text: str) -> bool:
-    """True when any stored log under ``home`` contains ``text``."""
-    return any(text in p.read_text(errors="replace") for p in home.glob("flows/*/logs/*.jsonl"))
 
 
 def no_traceback(text: str) -> bool:

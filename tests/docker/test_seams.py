@@ -7,9 +7,7 @@ duration is measured with the engine's timestamps; nothing sleeps to order event
 
 from __future__ import annotations
 
-import io
 import os
-import tarfile
 import threading
 import time
 from pathlib import Path
@@ -25,7 +23,17 @@ from nosana_node.flow.result import flow_result
 from nosana_node.flow.results import Reason
 from nosana_node.pipeline.prepare import prepare_pipeline
 from nosana_node.secrets.masking import process_masker
-from tests.corekit import IMAGE, EngineEvents, event_time, flow_runner, job_log, leftover_containers, pipeline
+from tests.corekit import (
+    IMAGE,
+    WAIT_FOR_GO,
+    EngineEvents,
+    event_time,
+    flow_runner,
+    job_log,
+    leftover_containers,
+    let_go,
+    pipeline,
+)
 from tests.flow.test_refs_logs_settings import StaticSecrets
 
 pytestmark = pytest.mark.docker
@@ -194,23 +202,15 @@ def test_a_flows_secrets_are_dropped_from_the_masker_after_it(home: Path) -> Non
     assert (process_masker().open_scopes, len(process_masker())) == before
 
 
-def _put_file(api: Any, container: str, directory: str, name: str) -> None:
-    data = io.BytesIO()
-    with tarfile.open(fileobj=data, mode="w") as tar:
-        tar.addfile(tarfile.TarInfo(name), io.BytesIO(b""))
-    api.put_archive(container, directory, data.getvalue())
-
-
 def test_two_ops_of_a_group_overlap_in_time(home: Path, api: Any) -> None:
-    # each job waits for a file that the test puts in only once BOTH containers run: run one
-    # after the other, the second would never start and the first would never end
-    wait_for_go = "until [ -e /root/project/go ]; do sleep 0.05; done"
+    # each job waits until the test lets it go, which it does only once BOTH containers run:
+    # run one after the other, the second would never start and the first would never end
     flow = Flow(
         id="overlap",
         name="overlap",
         ops=[
-            job("left", "mkdir -p /root/project", wait_for_go, "echo left done", group="pair"),
-            job("right", "mkdir -p /root/project", wait_for_go, "echo right done", group="pair"),
+            job("left", WAIT_FOR_GO, "echo left done", group="pair"),
+            job("right", WAIT_FOR_GO, "echo right done", group="pair"),
         ],
     )
     runner = flow_runner(home)
@@ -219,7 +219,7 @@ def test_two_ops_of_a_group_overlap_in_time(home: Path, api: Any) -> None:
         with EngineEvents(runner.store.store_id) as events, Run(runner, flow, cancel) as run:
             started = events.wait("start", count=2, timeout=60)  # fails if they do not run together
             for event in started:
-                _put_file(api, event["Actor"]["ID"], "/root/project", "go")
+                let_go(api, event["Actor"]["ID"])
             died = events.wait("die", count=2)
             result = run.result()
     finally:
