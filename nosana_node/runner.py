@@ -50,13 +50,16 @@ class Runner:
         self.store.close()
 
     def prepare_pipeline(
-        self, path: Path, *, workspace: Path | None = None, fresh: bool = False
+        self, path: Path, *, workspace: Path | None = None, fresh: bool = False, strict: bool = False
     ) -> tuple[Flow, bool]:
-        """Validate and compile ``path`` (or find the unfinished run of it); returns (flow, resumed)."""
+        """Validate and compile ``path`` (or find the unfinished run of it); returns (flow, resumed).
+        Validation warnings go to the reporter; ``strict`` makes them errors."""
         from nosana_node.pipeline import load
         from nosana_node.pipeline.compile import compile_pipeline, source_key
 
-        doc, pipeline = load(path)
+        doc, pipeline = load(path, strict=strict)
+        for warning in doc.warnings:
+            self.reporter.message(f"warning: {warning}")
         if workspace is not None:
             if not workspace.is_dir():
                 raise UserInputError(f"workspace {workspace} is not a directory")
