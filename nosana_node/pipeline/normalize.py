@@ -136,7 +136,7 @@ class Normalizer:
                 other = next(k for k in value if aliases.get(k, k) == name and k != key)
                 self.error((*path, key), f"{name!r} is given twice (as {other!r} and {key!r})", key=True)
                 continue
-            if name != key:
+            if name != key and name not in value:
                 self.doc.alias((*path, name), (*path, key))
             out[name] = item
         return out
@@ -226,6 +226,7 @@ class Normalizer:
         out = self.fields(value, path, "artifact")
         if "path" in out and "paths" in out:
             self.error((*path, "paths"), "give either 'path' or 'paths', not both", key=True)
+            del out["path"]
             return out
         if "path" in out:
             self.doc.alias((*path, "paths", 0), (*path, "path"))

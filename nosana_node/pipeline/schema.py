@@ -61,7 +61,7 @@ def _absolute(value: str) -> str:
     return value
 
 
-def _job_path(value: str) -> str:
+def job_path(value: str) -> str:
     """A path an artifact or resource names: inside the container, never climbing out of the
     work dir with ``..``, never a pseudo-filesystem."""
     if "\\" in value:
@@ -111,7 +111,7 @@ def _kind(value: Any) -> str:
 Text = Annotated[str, AfterValidator(_non_empty)]
 EnvName = Annotated[str, AfterValidator(_env_name)]
 AbsPath = Annotated[str, AfterValidator(_absolute)]
-JobPath = Annotated[str, AfterValidator(_non_empty), AfterValidator(_job_path)]
+JobPath = Annotated[str, AfterValidator(_non_empty), AfterValidator(job_path)]
 Image = Annotated[str, AfterValidator(_non_empty), AfterValidator(_image)]
 
 

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from nosana_node.pipeline.loader import Document, render_path
 from nosana_node.pipeline.normalize import normalize
 from nosana_node.pipeline.problems import Problem, ProblemList, in_order, suggest
-from nosana_node.pipeline.schema import DEFAULT_WORK_DIR, Pipeline
+from nosana_node.pipeline.schema import DEFAULT_WORK_DIR, Pipeline, job_path
 
 CHECKOUT = "checkout"  # the built-in artifact: the workspace or repository checkout
 
@@ -176,7 +176,9 @@ class _Checks:
                 if name in seen_names:
                     self.add(("jobs", i, "name"), f"duplicate job name {name!r}")
                 seen_names.add(name)
-            work_dir = job.get("work_dir") if isinstance(job.get("work_dir"), str) else DEFAULT_WORK_DIR
+            work_dir = job.get("work_dir")
+            if not isinstance(work_dir, str) or not work_dir.startswith("/") or ".." in work_dir.split("/"):
+                work_dir = DEFAULT_WORK_DIR
             for j, resource in _items(job.get("resources")):
                 self._path(("jobs", i, "resources", j, "path"), resource.get("path"), work_dir)
                 self._resource(("jobs", i, "resources", j), resource, label, producers, made_by)
@@ -225,8 +227,12 @@ class _Checks:
             self.add((*path, "name"), message, True)
 
     def _path(self, path: tuple[str | int, ...], value: Any, work_dir: str) -> None:
-        if not isinstance(value, str) or not value.startswith("/") or ".." in value.split("/"):
+        if not isinstance(value, str) or not value.startswith("/"):
             return
+        try:
+            job_path(value)
+        except ValueError:
+            return  # the schema refuses it
         clean = posixpath.normpath(value)
         root = posixpath.normpath(work_dir)
         if clean == root or clean.startswith(root.rstrip("/") + "/"):
