@@ -39,7 +39,7 @@ Path_ = tuple[str | int, ...]
 #: Largest file read (pipeline files are a few KiB; the largest known is under 5 KiB).
 MAX_BYTES = 1024 * 1024
 #: Most YAML nodes composed, and most values produced when aliases are expanded.
-MAX_NODES = 20_000
+MAX_NODES = 10_000
 #: Deepest nesting of mappings and lists.
 MAX_DEPTH = 64
 MAP_TAG = "tag:yaml.org,2002:map"
