@@ -57,11 +57,14 @@ def base_settings(home: Path | None) -> RunnerSettings:
 
 def secret_resolver(settings: RunnerSettings) -> SecretResolver | None:
     """The resolver for ``{"$secret": …}`` references: the configured vault backend (the
-    config file's ``:secrets``, or HashiCorp Vault / OpenBao). It resolves each reference when
-    its op starts and registers every value with the process masker."""
-    from nosana_node.config.runner import vault_for_cli
+    config file's ``:secrets``, or HashiCorp Vault / OpenBao), and for ``nosana/secret`` values
+    the Nosana secrets manager the operator named. It resolves each reference when its op
+    starts and registers every value with the process masker."""
+    from nosana_node.config.runner import last_loaded
+    from nosana_node.vault import secret_resolver as resolver
 
-    return vault_for_cli()
+    loaded = last_loaded()
+    return resolver(loaded.config, loaded.file)
 
 
 def settings_from_flags(
