@@ -192,7 +192,7 @@ def collect_glob(
     nothing matched; the writer then holds an empty archive). A static prefix that does not
     exist matches nothing.
     """
-    import docker
+    from nosana_node.docker.errors import EngineNotFound, engine_call
 
     groups: dict[str, list[str]] = {}
     for pattern in [patterns] if isinstance(patterns, str) else patterns:
@@ -203,8 +203,9 @@ def collect_glob(
     with tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT) as out:
         for prefix, group in groups.items():
             try:
-                matched += _collect_matching(api, container, work_dir, prefix, group, out, written)
-            except docker.errors.NotFound:
+                with engine_call(f"cannot read {prefix or '.'} in the container"):
+                    matched += _collect_matching(api, container, work_dir, prefix, group, out, written)
+            except EngineNotFound:
                 continue
     return matched
 

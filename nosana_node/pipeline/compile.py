@@ -11,8 +11,8 @@ commit-sha}`` (``checkout/git``, as the original node's local runs did; the trig
 its work dir, and where a job names it as a resource, at that path too.
 
 A resource no earlier job makes (validation warned about it) compiles to a missing artifact:
-the job fails when it starts, or skips it when the resource is ``required: false``. Every op's
-arguments are checked by its op type before the flow is returned.
+the job fails when it starts, or skips it when the resource is ``required: false``. The runner
+checks every op's arguments against its op type before the flow runs.
 """
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from nosana_node.errors import NosanaError
-from nosana_node.flow import registry
 from nosana_node.flow.model import Flow, Op, new_flow_id
 from nosana_node.flow.refs import context_ref, result_ref
 from nosana_node.pipeline.schema import (
@@ -107,8 +105,10 @@ def compile_pipeline(
     source: dict[str, Any] | None = None,
     workspace: Path | None = None,
     context: dict[str, str] | None = None,
+    flow_id: str | None = None,
 ) -> Flow:
-    """The flow for ``pipeline``; ``workspace`` (else the top-level trigger) is the checkout."""
+    """The flow for ``pipeline`` (id ``flow_id``, else a random one); ``workspace`` (else the
+    top-level trigger) is the checkout."""
     ops: list[Op] = []
     taken = {job.name for job in pipeline.jobs}
     producers: dict[str, str] = {}  # artifact -> op that made it last, so far
@@ -161,13 +161,15 @@ def compile_pipeline(
         for artifact in job.artifacts:
             producers[artifact.name] = job.name
 
-    for op in ops:
-        problems = registry.get(op.type).validate(op.args)
-        if problems:
-            raise NosanaError(f"op {op.id!r} ({op.type}) does not compile: {'; '.join(problems)}")
     flow_context = dict(context or {})
     if pipeline.trigger is not None and workspace is None:
         flow_context.setdefault("NOS_REPOSITORY", pipeline.trigger.repo)
         if pipeline.trigger.commit_sha:
             flow_context.setdefault("NOS_COMMIT_SHA", pipeline.trigger.commit_sha)
-    return Flow(id=new_flow_id(), name=name, ops=ops, context=flow_context, source=dict(source or {}))
+    return Flow(
+        id=flow_id or new_flow_id(),
+        name=name,
+        ops=ops,
+        context=flow_context,
+        source=dict(source or {}),
+    )
