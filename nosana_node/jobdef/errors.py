@@ -7,6 +7,7 @@ suggested. They are dropped from the path shown to the user.
 
 from __future__ import annotations
 
+import difflib
 import types
 import typing
 from typing import Any
@@ -25,6 +26,14 @@ EXPECTED = {
     "scalar_type": "a string or a number",
     "port_kind": "a port or a range 'start-end'",
     "result_kind": "a regex string or {regex, logType}",
+}
+#: Keys people write that the format spells otherwise.
+HINTS = {
+    "ports": " (exposed ports are 'expose': a port, a range 'start-end' or [{port, health_checks}])",
+    "environment": " (the format calls it 'env')",
+    "healthcheck": " (health checks go in 'expose': [{port, health_checks: [{type: http, …}]}])",
+    "health_check": " (health checks go in 'expose': [{port, health_checks: [{type: http, …}]}])",
+    "restart_policy": " (@nosana/sdk 0.4.69 refuses it; newer @nosana/types accept it)",
 }
 #: Discriminated unions whose tag is a ``type`` key: the error is about that key.
 TYPE_TAGGED = {
@@ -102,7 +111,9 @@ def problem(doc: Document, root: type[BaseModel], error: dict[str, Any]) -> Prob
 
     if kind == "extra_forbidden":
         key = str(loc[-1])
-        return at(loc, f"unknown key {key!r}{suggest(key, allowed_keys(root, raw[:-1]))}", key=True)
+        near = difflib.get_close_matches(key, list(HINTS), n=1, cutoff=0.8)
+        hint = HINTS[near[0]] if near else suggest(key, allowed_keys(root, raw[:-1]))
+        return at(loc, f"unknown key {key!r}{hint}", key=True)
     if kind == "missing":
         return at(loc, f"missing required key {loc[-1]!r}", key=True)
     if kind in TYPE_TAGGED:

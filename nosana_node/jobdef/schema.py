@@ -219,13 +219,20 @@ ExposeItem = Annotated[
 
 def _expose_kind(value: Any) -> str | None:
     kind = _kind(value)
-    return "~spread" if kind == "~object" else kind
+    if kind == "~object":
+        return "~spread" if "__spread__" in value else "~single"
+    return kind
+
+
+def _single_port(value: Any) -> Any:
+    raise ValueError("a {port, …} mapping must be inside a list: expose: [{port: …}]")
 
 
 Expose = Annotated[
     Annotated[Port, Tag("~number")]
     | Annotated[PortString, Tag("~text")]
     | Annotated[Spread, Tag("~spread")]
+    | Annotated[Any, BeforeValidator(_single_port), Tag("~single")]
     | Annotated[list[ExposeItem], Tag("~list")],
     Discriminator(
         _expose_kind,

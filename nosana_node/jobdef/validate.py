@@ -62,11 +62,20 @@ def validate_document(doc: Document, fmt: Format) -> ValidJob:
 
 
 def load(path: Path) -> ValidJob:
-    """Read, parse (JSON or YAML) and validate a job definition file."""
-    doc, fmt = load_source(path)
+    """Read, parse (JSON or YAML) and validate a job definition file; raises :class:`JobProblems`."""
+    try:
+        doc, fmt = load_source(path)
+    except JobProblems:
+        raise
+    except ProblemList as exc:
+        raise JobProblems(exc.problems) from None
     return validate_document(doc, fmt)
 
 
 def loads(text: str, name: str = "<job definition>", fmt: Format = "json") -> ValidJob:
     """Parse and validate a job definition held in memory (e.g. fetched from IPFS)."""
-    return validate_document(parse_text(text, name, fmt), fmt)
+    try:
+        doc = parse_text(text, name, fmt)
+    except ProblemList as exc:
+        raise JobProblems(exc.problems) from None
+    return validate_document(doc, fmt)
