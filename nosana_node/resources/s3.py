@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from nosana_node.errors import SecretError
 from nosana_node.jobdef.schema import AnyS3Resource, S3BucketResource, S3BucketsResource
 from nosana_node.resources.cache import CHUNK, HashingWriter
 from nosana_node.resources.errors import (
@@ -79,7 +80,7 @@ class VaultCredentials:
         secret = self.resolver.resolve(SecretRef.parse(f"{path}#SECRET_ACCESS_KEY"))
         try:
             region = self.resolver.resolve(SecretRef.parse(f"{path}#REGION"))
-        except Exception:  # the region is optional
+        except SecretError:  # the region is optional
             region = "us-east-1"
         return S3Credentials(key_id, secret, region)
 

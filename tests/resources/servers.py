@@ -84,6 +84,7 @@ class _Server:
                 owner._handle(self, head=True)
 
         self.requests: list[str] = []
+        self.authorizations: list[str] = []  # the Authorization header of each request ("" when none)
         self.bytes_served = 0
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
@@ -100,6 +101,7 @@ class _Server:
 
     def _handle(self, request: BaseHTTPRequestHandler, head: bool) -> None:
         self.requests.append(f"{request.command} {request.path}")
+        self.authorizations.append(request.headers.get("Authorization", ""))
         status, headers, body = self.route(request)
         request.send_response(status)
         for name, value in headers.items():
@@ -206,7 +208,7 @@ class RegistryStandIn(_Server):
         self.blobs: dict[str, bytes] = {}  # "sha256:…" → content
 
     def add_model(self, name: str, layers: dict[str, bytes], corrupt: bool = False) -> dict[str, Any]:
-        """Publish ``name`` (``ns/model:tag``) with ``layers`` (media type → content); returns the manifest."""
+        """Publish ``name`` (``ns/model:tag``) with ``layers`` (media type → content)."""
 
         def blob(data: bytes) -> dict[str, Any]:
             digest = "sha256:" + hashlib.sha256(data).hexdigest()

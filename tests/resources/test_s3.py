@@ -190,3 +190,44 @@ def test_where_urls_point() -> None:
     )
     with pytest.raises(ResourceError, match="expected an s3:// or http"):
         locate("ftp://x/y", None, settings)
+
+
+def test_private_buckets_need_keys_from_the_job_or_the_vault(tmp_path: Path, s3_endpoint: str) -> None:
+    from nosana_node.resources.s3 import VaultCredentials
+    from nosana_node.vault.config_backend import ConfigVault
+
+    client = s3_client(s3_endpoint)
+    client.create_bucket(Bucket="private-models")
+    client.put_object(Bucket="private-models", Key="m/w.bin", Body=b"private weights")  # private ACL
+    spec = {"type": "S3", "url": "s3://private-models/m", "target": "/m"}
+    with pytest.raises(
+        ResourceError, match=r"^S3 resource s3://private-models/m: fetching 'w.bin': access denied"
+    ):
+        _store(tmp_path, s3_endpoint).fetch(resource(spec))
+    keys = {"REGION": "us-east-1", "ACCESS_KEY_ID": "AKIAJOB", "SECRET_ACCESS_KEY": "job-secret"}
+    from_job = _store(tmp_path, s3_endpoint).fetch(resource({**spec, "IAM": keys}))
+    assert _tree(from_job.path) == {"w.bin": b"private weights"}
+    vault = ConfigVault({"s3/private": {"ACCESS_KEY_ID": "AKIANODE", "SECRET_ACCESS_KEY": "node-secret"}})
+    store = ResourceStore(
+        tmp_path / "node",
+        ResourceSettings(s3_endpoint=s3_endpoint),
+        credentials=VaultCredentials(vault, {"private-models": "s3/private"}),
+    )
+    assert _tree(store.fetch(resource(spec)).path) == {"w.bin": b"private weights"}
+
+
+def test_a_corpus_url_through_a_mirror(tmp_path: Path, s3_endpoint: str) -> None:
+    """``https://models.nosana.io/…`` (how 80 corpus jobs name models) served by a local S3 mirror."""
+    client = s3_client(s3_endpoint)
+    client.create_bucket(Bucket="nosana-models")
+    client.put_object(
+        Bucket="nosana-models", Key="stable-diffusion/1.5/v1-5.safetensors", Body=b"sd", ACL="public-read"
+    )
+    settings = ResourceSettings(
+        s3_endpoint=s3_endpoint, mirrors={"https://models.nosana.io": "s3://nosana-models"}
+    )
+    spec = resource(
+        {"type": "S3", "url": "https://models.nosana.io/stable-diffusion/1.5", "target": "/models"}
+    )
+    fetched = ResourceStore(tmp_path, settings).fetch(spec)
+    assert _tree(fetched.path) == {"v1-5.safetensors": b"sd"}
