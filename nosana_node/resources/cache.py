@@ -53,11 +53,12 @@ class TreeEntry:
 class HashingWriter:
     """A binary sink that hashes (sha256, md5) and counts what it writes, refusing past ``limit`` bytes."""
 
-    def __init__(self, handle: BinaryIO, limit: int | None, what: str) -> None:
+    def __init__(self, handle: BinaryIO, limit: int | None, what: str, md5: bool = False) -> None:
         self.handle = handle
         self.limit = limit
         self.what = what
         self.size = 0
+        self.want_md5 = md5
         self._sha = hashlib.sha256()
         self._md5 = hashlib.md5(usedforsecurity=False)
 
@@ -67,7 +68,8 @@ class HashingWriter:
         if self.limit is not None and self.size > self.limit:
             raise ResourceTooLarge(f"{self.what}: larger than the limit of {self.limit} bytes")
         self._sha.update(data)
-        self._md5.update(data)
+        if self.want_md5:
+            self._md5.update(data)
         return self.handle.write(data)
 
     def tell(self) -> int:
@@ -89,7 +91,8 @@ class HashingWriter:
                 if not chunk:
                     break
                 self._sha.update(chunk)
-                self._md5.update(chunk)
+                if self.want_md5:
+                    self._md5.update(chunk)
                 remaining -= len(chunk)
         return position
 
@@ -108,7 +111,9 @@ class HashingWriter:
 
     @property
     def md5(self) -> str:
-        """Hex MD5 of what was written (S3 single-part ETags)."""
+        """Hex MD5 of what was written (S3 single-part ETags); only when asked for at the start."""
+        if not self.want_md5:
+            raise ValueError("this writer was not asked to compute MD5")
         return self._md5.hexdigest()
 
 
@@ -131,7 +136,7 @@ class ContentCache:
         return path if path.is_file() else None
 
     @contextlib.contextmanager
-    def ingest(self, what: str, limit: int | None = None) -> Iterator[HashingWriter]:
+    def ingest(self, what: str, limit: int | None = None, md5: bool = False) -> Iterator[HashingWriter]:
         """A writer for one download; the caller verifies, then :meth:`commit` makes the blob.
 
         Whatever happens, the temporary file is gone when the block ends (a committed blob is a
@@ -140,7 +145,7 @@ class ContentCache:
         tmp = self.root / "tmp" / f"dl-{uuid.uuid4().hex}"
         try:
             with open(tmp, "wb") as handle:
-                writer = HashingWriter(handle, limit, what)
+                writer = HashingWriter(handle, limit, what, md5=md5)
                 writer.tmp_path = tmp  # type: ignore[attr-defined]
                 yield writer
         finally:

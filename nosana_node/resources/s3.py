@@ -20,6 +20,7 @@ Single-part ETags are MD5 sums and are checked.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -42,6 +43,8 @@ NOSANA_BUCKET = "s3://nos-ai-models-qllsn32u"
 NOSANA_ORIGIN = "https://models.nosana.io"
 _AWS_VIRTUAL = re.compile(r"^(?P<bucket>[a-z0-9.-]+)\.s3(?:[.-](?P<region>[a-z0-9-]+))?\.amazonaws\.com$")
 _MD5 = re.compile(r"^[0-9a-f]{32}$")
+_SESSION: Any = None
+_SESSION_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -180,15 +183,19 @@ class S3Source:
             s3={"addressing_style": "virtual" if location.virtual else "path"},
             signature_version=None if keys else UNSIGNED,
         )
-        session = boto3.session.Session()
-        client = session.client(
-            "s3",
-            endpoint_url=location.endpoint,
-            region_name=keys.region if keys else "us-east-1",
-            aws_access_key_id=keys.access_key_id if keys else None,
-            aws_secret_access_key=keys.secret_access_key if keys else None,
-            config=config,
-        )
+        with _SESSION_LOCK:  # loading botocore's service models once saves ~0.2 s per source
+            global _SESSION
+            if _SESSION is None:
+                _SESSION = boto3.session.Session()
+            session = _SESSION
+            client = session.client(
+                "s3",
+                endpoint_url=location.endpoint,
+                region_name=keys.region if keys else "us-east-1",
+                aws_access_key_id=keys.access_key_id if keys else None,
+                aws_secret_access_key=keys.secret_access_key if keys else None,
+                config=config,
+            )
         self._clients[location] = client
         return client
 

@@ -145,7 +145,7 @@ class ResourceStore:
     def _download(self, source: Source, remote: RemoteFile, budget: int) -> tuple[str, int]:
         what = f"{source.name}: {remote.path}"
         limit = min(budget, remote.size) if remote.size is not None else budget
-        with self.cache.ingest(what, limit=limit) as out:
+        with self.cache.ingest(what, limit=limit, md5=remote.md5 is not None) as out:
             source.download(remote, out)
             if remote.size is not None and out.size != remote.size:
                 raise ResourceError(f"{what}: got {out.size} bytes, expected {remote.size}")
