@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from nosana_node.cli import running
+from nosana_node.cli import options
 
 
 def register(group: typer.Typer) -> None:
@@ -59,7 +59,7 @@ def _report_invalid(
     if json_out:
         verdict = {"file": str(file), "kind": kind, "syntax": syntax, "valid": False}
         print(json.dumps({**verdict, "problems": problems, "warnings": warnings}, indent=2))
-    running.print_problems(problems)
+    options.print_problems(problems)
     _print_warnings(warnings)
     if not json_out and kind != "file":
         print(
