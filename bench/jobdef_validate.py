@@ -69,7 +69,8 @@ def main() -> None:
         bases.append(plain(files))
     t, b = statistics.median(times), statistics.median(bases)
     print(f"job definitions: {len(files)} files, {accepted} valid, {len(files) - accepted} refused")
-    print(f"  nosana-node validate : {t:.3f} s  ({len(files) / t:,.0f} files/s)  target < 2 s: {'ok' if t < 2 else 'MISSED'}")
+    verdict = "ok" if t < 2 else "MISSED"
+    print(f"  nosana-node validate : {t:.3f} s  ({len(files) / t:,.0f} files/s)  target < 2 s: {verdict}")
     print(f"  plain parse only     : {b:.3f} s  ({len(files) / b:,.0f} files/s)")
     print(f"  ratio validate/parse : {t / b:.1f}x the time of parsing alone")
 

@@ -38,9 +38,8 @@ MIB = 1024 * 1024
 def client(endpoint: str):  # type: ignore[no-untyped-def]
     import boto3
 
-    return boto3.client(
-        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench", aws_secret_access_key="bench"
-    )
+    keys = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench"}
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **keys)
 
 
 def seed(endpoint: str, size: int) -> None:
@@ -110,10 +109,14 @@ def main() -> None:
     print(f"S3 resource of {args.size_mib} MiB from moto on loopback, {args.rounds} rounds (median)")
     print(f"  plain boto3 download_file (aws s3 cp) : {base_threads:7.1f} MiB/s")
     print(f"  plain boto3 get_object stream         : {base_single:7.1f} MiB/s")
-    print(f"  nosana-node fetch, cold cache         : {ours:7.1f} MiB/s  "
-          f"(x{ours / base_threads:.2f} of download_file, x{ours / base_single:.2f} of get_object)")
-    print(f"  second job, warm cache                : {statistics.median(warm) * 1000:7.1f} ms, "
-          f"{max(second_bytes)} bytes fetched (target 0)")
+    print(
+        f"  nosana-node fetch, cold cache         : {ours:7.1f} MiB/s  "
+        f"(x{ours / base_threads:.2f} of download_file, x{ours / base_single:.2f} of get_object)"
+    )
+    print(
+        f"  second job, warm cache                : {statistics.median(warm) * 1000:7.1f} ms, "
+        f"{max(second_bytes)} bytes fetched (target 0)"
+    )
 
 
 if __name__ == "__main__":
