@@ -16,6 +16,7 @@ import typer
 from nosana_node import __version__
 from nosana_node.cli import config as config_cli
 from nosana_node.cli import flow as flow_cli
+from nosana_node.cli import job_validate as job_validate_cli
 from nosana_node.cli import localnet as localnet_cli
 from nosana_node.cli import pipeline as pipeline_cli
 from nosana_node.cli import vault as vault_cli
@@ -36,6 +37,9 @@ app.add_typer(flow_cli.app, name="flow")
 app.add_typer(localnet_cli.app, name="localnet")
 app.add_typer(config_cli.app, name="config")
 app.add_typer(vault_cli.app, name="vault")
+job_app = typer.Typer(help="Job definitions v0.1 and pipelines as jobs.", no_args_is_help=True)
+job_validate_cli.register(job_app)
+app.add_typer(job_app, name="job")
 
 
 def _version(value: bool) -> None:
