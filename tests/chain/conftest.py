@@ -46,3 +46,31 @@ def connect(endpoint: Endpoint) -> Iterator[Callable[..., ChainClient]]:
 @pytest.fixture
 def ledger(served: Served) -> Path:  # noqa: F811
     return served.ledger
+
+
+def set_chain_idl(served: Served, idl: str | bytes | None) -> None:  # noqa: F811
+    """Write the jobs program's IDL account as a deployer would (None: remove it; bytes: raw data)."""
+    from solders.account import Account
+    from solders.pubkey import Pubkey
+
+    from nosana_node.chain import pda
+    from nosana_node.chain.idl import idl_account_data
+    from nosana_node.localnet import raw_accounts
+
+    chain = served.net.chain
+    address = pda.idl_address(chain.program_id)
+    if idl is None:
+        chain.set_account(address, Account(0, b"", Pubkey.default()))
+        return
+    data = idl if isinstance(idl, bytes) else idl_account_data(idl, served.keypair("admin").pubkey())
+    chain.set_account(address, raw_accounts.rent_exempt(chain, data, chain.program_id))
+
+
+def fresh_node(served: Served, endpoint: Endpoint, *, xnos: int = 10**12, sol: int = 10**9) -> Keypair:  # noqa: F811
+    """A new node wallet: SOL from the faucet and a stake account, but no NOS token account."""
+    from nosana_node.localnet.genesis import write_stake
+
+    node = Keypair()
+    served.result("requestAirdrop", str(node.pubkey()), sol)
+    write_stake(served.net.chain, node.pubkey(), endpoint.addresses, xnos)
+    return node
