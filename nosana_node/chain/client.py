@@ -55,6 +55,8 @@ class ClientOptions:
     send: SendOptions = field(default_factory=SendOptions)
     #: seconds of retrying transient RPC failures before giving up
     retry_for: float = 300.0
+    #: the retry delays (default: 1 s doubling to 30 s, jittered, for ``retry_for`` seconds)
+    backoff: Backoff | None = None
     rpc_timeout: float = 30.0
     commitment: str = "confirmed"
     #: seconds between polls of a watch while its socket is down
@@ -91,7 +93,7 @@ class ChainClient:
         connection = RpcClient(
             endpoint.rpc_url,
             options.rpc_timeout,
-            backoff=Backoff(budget=options.retry_for),
+            backoff=options.backoff or Backoff(budget=options.retry_for),
             commitment=options.commitment,
             **rpc,
         )
@@ -201,7 +203,7 @@ class ChainClient:
         job = self.job(address)
         if job is None:
             return None
-        runs = self.runs(job=address) if job.state == JobState.QUEUED else {}
+        runs = self.runs(job=address) if job.state != JobState.DONE else {}
         return JobView(address, job, runs, job_state(job, bool(runs)))
 
     def stake_address(self, node: Pubkey | None = None) -> Pubkey:

@@ -28,8 +28,9 @@ STATE_BY_NAME = {name: state for state, name in STATE_NAMES.items()} | {"DONE": 
 
 
 def job_state(job: JobAccount, has_run: bool) -> str:
-    """QUEUED, RUNNING (stored as queued, with a run), COMPLETED or STOPPED."""
-    if job.state == JobState.QUEUED and has_run:
+    """QUEUED, RUNNING (stored as queued - or stopped, once claimed again - with a run),
+    COMPLETED or STOPPED."""
+    if job.state in (JobState.QUEUED, JobState.STOPPED) and has_run:
         return STATE_NAMES[JobState.RUNNING]
     try:
         return STATE_NAMES[JobState(job.state)]

@@ -190,12 +190,20 @@ class Provider:
 
     def _confirm(self, signature: str, last_valid: int, action: str) -> bool:
         """True once landed (TransactionFailed if it landed with an error); False once its
-        blockhash has expired without it landing."""
+        blockhash has expired without it landing.
+
+        With the socket up the notification is awaited and the status polled every
+        ``poll_interval`` only as a safety net; without it the status is polled every
+        ``fast_poll_interval``.
+        """
         waiter = _SignatureWaiter(self.pubsub, signature, self.connection.commitment)
         try:
             if self.pubsub is not None:
                 waiter.ready.wait(self.options.fast_poll_interval)
             while True:
+                up = waiter.ready.is_set() and self.pubsub is not None and self.pubsub.connected.is_set()
+                if up:
+                    waiter.done.wait(self.options.poll_interval)
                 if waiter.done.is_set():
                     return self._landed(signature, waiter.value, action)
                 status = self._status(signature)
@@ -205,9 +213,8 @@ class Provider:
                     # expired; a last look, for a transaction that landed at the very end
                     status = self._status(signature)
                     return False if status is None else self._landed(signature, status, action)
-                up = waiter.ready.is_set() and self.pubsub is not None and self.pubsub.connected.is_set()
-                interval = self.options.poll_interval if up else self.options.fast_poll_interval
-                waiter.done.wait(interval)
+                if not up:
+                    waiter.done.wait(self.options.fast_poll_interval)
         finally:
             waiter.close()
 

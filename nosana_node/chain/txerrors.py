@@ -72,13 +72,22 @@ def describe(err: Any, logs: list[str], program: ErrorNames) -> tuple[str, int |
                 return f"custom program error {code} of the jobs program", code, None
             if failed == TOKEN_PROGRAM and 0 <= code < len(TOKEN_ERRORS):
                 return f"{TOKEN_ERRORS[code]} ({code}) from the token program", code, None
-            who = "associated token program" if failed == ASSOCIATED_TOKEN_PROGRAM else f"program {failed}"
-            return f"custom error {code} from the {who}", code, None
+            return f"custom error {code} from the {_who(failed, program)}", code, None
         detail = inner if isinstance(inner, str) else next(iter(inner), str(inner))
-        return f"{detail} (instruction {index})", None, None
+        failed = failing_program(logs)
+        return f"{detail} ({_who(failed, program) if failed else f'instruction {index}'})", None, None
     key = err if isinstance(err, str) else next(iter(err), str(err)) if isinstance(err, dict) else str(err)
     hint = _HINTS.get(key)
     return (f"{key}: {hint}" if hint else str(key)), None, None
+
+
+def _who(failed: Pubkey, program: ErrorNames) -> str:
+    names = {
+        program.program_id: "jobs program",
+        TOKEN_PROGRAM: "token program",
+        ASSOCIATED_TOKEN_PROGRAM: "associated token program",
+    }
+    return names.get(failed, f"program {failed}")
 
 
 def transaction_failed(

@@ -47,10 +47,14 @@ def test_finish_follows_the_chain_idl(
     assert done.state == JobState.DONE and done.ipfs_result == digest("result")
     if legacy:  # ..., user, payer_job, payer_run, project, authority, token_program
         assert len(accounts) == 11
-        assert accounts[6] == str(payer) and accounts[7] == str(node.wallet) and accounts[8] == str(done.project)
+        assert (
+            accounts[6] == str(payer) and accounts[7] == str(node.wallet) and accounts[8] == str(done.project)
+        )
     else:  # ..., user, payer_run, payer_job, authority, token_program
         assert len(accounts) == 10
-        assert accounts[6] == str(node.wallet) and accounts[7] == str(payer) and accounts[8] == str(node.wallet)
+        assert (
+            accounts[6] == str(node.wallet) and accounts[7] == str(payer) and accounts[8] == str(node.wallet)
+        )
 
 
 def test_without_an_idl_on_chain_the_bundled_idl_is_used(
