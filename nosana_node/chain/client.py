@@ -450,18 +450,19 @@ class ChainClient:
 
     # -- watching ---------------------------------------------------------------------------------
     def watch_runs(
-        self, on_run: Callable[[Pubkey, RunAccount], None], *, node: Pubkey | None = None
+        self,
+        on_run: Callable[[Pubkey, RunAccount], None],
+        *,
+        node: Pubkey | None = None,
+        job: Pubkey | None = None,
     ) -> RunWatch:
-        """Call ``on_run(run_address, run)`` for each run of ``node`` (default: the wallet):
-        those that exist now, then each new one (``programSubscribe``, slow poll as fallback)."""
-        return RunWatch(
-            self.rpc,
-            self.pubsub,
-            self.addresses.jobs_program,
-            node or self.wallet,
-            on_run,
-            slow_poll=self.slow_poll,
-        )
+        """Call ``on_run(run_address, run)`` for each run of ``node`` (default: the wallet, unless
+        ``job`` is given) and/or of ``job``: those that exist now, then each new one
+        (``programSubscribe``, slow poll as fallback)."""
+        if node is None and job is None:
+            node = self.wallet
+        program = self.addresses.jobs_program
+        return RunWatch(self.rpc, self.pubsub, program, on_run, node=node, job=job, slow_poll=self.slow_poll)
 
     def watch_job(self, job: Pubkey, on_change: Callable[[JobAccount | None], None]) -> AccountWatch:
         """Call ``on_change(job)`` now and whenever the job account changes (None: closed)."""

@@ -116,7 +116,11 @@ class Chain(Protocol):
 
     # watching
     def watch_runs(
-        self, on_run: Callable[[Pubkey, RunAccount], None], *, node: Pubkey | None = None
+        self,
+        on_run: Callable[[Pubkey, RunAccount], None],
+        *,
+        node: Pubkey | None = None,
+        job: Pubkey | None = None,
     ) -> Watch: ...
     def watch_job(self, job: Pubkey, on_change: Callable[[JobAccount | None], None]) -> Watch: ...
 

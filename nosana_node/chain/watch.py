@@ -6,9 +6,9 @@ are lost), and every ``slow_poll`` seconds while the socket is down. While it is
 polled: an idle node costs no RPC requests. Callbacks are called from the watch's threads, one
 at a time, and must return quickly.
 
-* :class:`RunWatch` - the run accounts of one node (``programSubscribe`` on the jobs program,
-  RunAccount discriminator at 0 and the node at offset 40): ``on_run(address, run)`` once per
-  run address.
+* :class:`RunWatch` - the run accounts of one node or one job (``programSubscribe`` on the jobs
+  program: RunAccount discriminator at 0, the node at offset 40, the job at 8):
+  ``on_run(address, run)`` once per run address.
 * :class:`AccountWatch` - one account (``accountSubscribe``): ``on_change(account_or_None)``
   whenever its lamports, owner or data change; None once it is closed.
 """
@@ -98,7 +98,7 @@ class _Watch:
 
 
 class RunWatch(_Watch):
-    """The runs of ``node`` on ``program``: ``on_run(address, run)`` once per new run."""
+    """Runs of ``node`` and/or of ``job`` on ``program``: ``on_run(address, run)`` once per run."""
 
     name = "run-watch"
 
@@ -107,24 +107,28 @@ class RunWatch(_Watch):
         rpc: RpcClient,
         pubsub: Any,
         program: Pubkey,
-        node: Pubkey,
         on_run: Callable[[Pubkey, RunAccount], None],
         *,
+        node: Pubkey | None = None,
+        job: Pubkey | None = None,
         slow_poll: float = 30.0,
     ) -> None:
         super().__init__(rpc, pubsub, slow_poll)
-        self.program, self.node, self.on_run = program, node, on_run
-        self.filters = [Memcmp(0, RunAccount.DISCRIMINATOR), Memcmp(40, bytes(node))]
+        if node is None and job is None:
+            raise ValueError("watch the runs of a node, of a job, or both")
+        self.program, self.node, self.job, self.on_run = program, node, job, on_run
+        self.filters = [Memcmp(0, RunAccount.DISCRIMINATOR)]
+        if job is not None:
+            self.filters.append(Memcmp(8, bytes(job)))
+        if node is not None:
+            self.filters.append(Memcmp(40, bytes(node)))
         self._seen: set[Pubkey] = set()
-        params = [
-            str(program),
-            {
-                "encoding": "base64",
-                "commitment": rpc.commitment,
-                "filters": [f.to_json() for f in self.filters],
-            },
-        ]
-        self._start("programSubscribe", params)
+        config = {
+            "encoding": "base64",
+            "commitment": rpc.commitment,
+            "filters": [f.to_json() for f in self.filters],
+        }
+        self._start("programSubscribe", [str(program), config])
 
     def forget(self, run: Pubkey) -> None:
         """Stop remembering a run that is over (its address never comes back)."""
@@ -156,7 +160,9 @@ class RunWatch(_Watch):
             run = RunAccount.decode(account.data)
         except DecodeError:
             return
-        if run.node != self.node:
+        if (self.node is not None and run.node != self.node) or (
+            self.job is not None and run.job != self.job
+        ):
             return
         self._seen.add(address)
         try:

@@ -307,8 +307,15 @@ def _validate(config: NodeConfig, profile: str | None, sources: dict[str, Source
 
     if not re.match(r"^https?://", config.rpc_url or ""):
         raise fail("rpc-url", f"{config.rpc_url!r} is not an http(s):// URL")
-    if config.market is not None and not _BASE58_ADDRESS.match(config.market):
-        raise fail("market", f"{config.market!r} is not a Solana address (base58)")
+    if config.ws_url is not None and not re.match(r"^wss?://", config.ws_url):
+        raise fail("ws-url", f"{config.ws_url!r} is not a ws(s):// URL")
+    if (
+        config.market is not None
+        and not _BASE58_ADDRESS.match(config.market)
+        and config.market not in config.markets
+        and config.network != "localnet"  # the local market names its own markets
+    ):
+        raise fail("market", f"{config.market!r} is neither a Solana address (base58) nor a name of :markets")
     if config.docker.url is not None and not re.match(
         r"^(unix|tcp|http|https|ssh|npipe)://", config.docker.url
     ):
