@@ -37,6 +37,9 @@ from nosana_node.chain.failures import (
 from nosana_node.chain.retry import NO_RETRY, SYSTEM_CLOCK, Backoff, Clock, retry_call
 
 log = logging.getLogger("nosana_node.chain")
+# httpx logs every request at INFO; the node's info log is about jobs, not requests
+if logging.getLogger("httpx").level == logging.NOTSET:
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 MAX_MULTIPLE_ACCOUNTS = 100
 MAX_SIGNATURE_STATUSES = 256
