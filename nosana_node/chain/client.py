@@ -82,6 +82,7 @@ class ChainClient:
         self.rpc = provider.connection
         self.slow_poll = slow_poll
         self._program = program
+        self._token_accounts: set[Pubkey] = set()  # NOS accounts seen to exist (they stay)
 
     @classmethod
     def connect(
@@ -114,6 +115,10 @@ class ChainClient:
             self._program = JobsProgram.load(self.rpc, self.addresses.jobs_program)
             self.provider.errors = self._program
         return self._program
+
+    def vault(self, market: Pubkey) -> Pubkey:
+        """The market's NOS vault (a PDA of the market: no read needed)."""
+        return pda.market_vault(market, self.addresses.nos_mint, self.addresses.jobs_program)[0]
 
     def nos_account(self, owner: Pubkey | None = None) -> Pubkey:
         """The NOS associated token account of ``owner`` (default: the wallet)."""
@@ -234,13 +239,19 @@ class ChainClient:
 
     def _ensure_token_accounts(self, owners: Sequence[Pubkey]) -> list[Instruction]:
         """Create-if-missing instructions for the NOS accounts of ``owners`` (paid by the wallet)."""
-        owners = list(dict.fromkeys(owners))
+        owners = [o for o in dict.fromkeys(owners) if self.nos_account(o) not in self._token_accounts]
+        if not owners:
+            return []
         found = self.rpc.accounts([self.nos_account(o) for o in owners])
-        return [
-            create_idempotent_associated_token_account(self.wallet, owner, self.addresses.nos_mint)
-            for owner, account in zip(owners, found, strict=True)
-            if account is None
-        ]
+        missing = []
+        for owner, account in zip(owners, found, strict=True):
+            if account is None:
+                missing.append(
+                    create_idempotent_associated_token_account(self.wallet, owner, self.addresses.nos_mint)
+                )
+            else:
+                self._token_accounts.add(self.nos_account(owner))
+        return missing
 
     def _require_job(self, address: Pubkey) -> JobAccount:
         job = self.job(address)
@@ -306,13 +317,12 @@ class ChainClient:
     def delist(self, job: Pubkey) -> str:
         """Take a queued job off its market and get its deposit back."""
         account = self._require_job(job)
-        market = self.market(account.market)
         accounts = {
             "job": job,
             "market": account.market,
             "deposit": self.nos_account(account.payer),
             "payer": account.payer,
-            "vault": market.vault,
+            "vault": self.vault(account.market),
             "token_program": TOKEN_PROGRAM,
             "authority": self.wallet,
         }
@@ -325,7 +335,6 @@ class ChainClient:
         if not runs:
             raise ChainError(f"job {job} is not running (no run account)")
         run, run_account = next(iter(runs.items()))
-        market = self.market(account.market)
         pre = self._ensure_token_accounts([run_account.node]) if account.price > 0 else []
         accounts = {
             "job": job,
@@ -333,7 +342,7 @@ class ChainClient:
             "run": run,
             "deposit": self.nos_account(account.payer),
             "user": self.nos_account(run_account.node),
-            "vault": market.vault,
+            "vault": self.vault(account.market),
             "payer": run_account.payer,
             "authority": self.wallet,
             "token_program": TOKEN_PROGRAM,
@@ -344,13 +353,12 @@ class ChainClient:
         """Set a queued or running job's timeout to ``timeout`` seconds (more than now); the
         extra time is deposited."""
         account = self._require_job(job)
-        market = self.market(account.market)
         reflection, rewards_vault = rewards_accounts(self.addresses)
         accounts = {
             "job": job,
             "market": account.market,
             "user": self.nos_account(),
-            "vault": market.vault,
+            "vault": self.vault(account.market),
             "rewards_reflection": reflection,
             "rewards_vault": rewards_vault,
             "authority": self.wallet,
@@ -363,11 +371,10 @@ class ChainClient:
     def recover(self, job: Pubkey) -> str:
         """Get the deposit of a stopped job (its node quit) back and close it."""
         account = self._require_job(job)
-        market = self.market(account.market)
         accounts = {
             "job": job,
             "market": account.market,
-            "vault": market.vault,
+            "vault": self.vault(account.market),
             "user": self.nos_account(),
             "payer": account.payer,
             "authority": self.wallet,
@@ -423,14 +430,13 @@ class ChainClient:
             raise UserInputError("the result digest must be 32 bytes, not all zero")
         account = self._require_job(job)
         run, run_account = self._my_run(job, run)
-        market = self.market(account.market)
         owners = [self.wallet] + ([account.payer] if account.price > 0 else [])
         pre = self._ensure_token_accounts(owners)
         accounts = {
             "job": job,
             "run": run,
             "market": account.market,
-            "vault": market.vault,
+            "vault": self.vault(account.market),
             "deposit": self.nos_account(account.payer),
             "user": self.nos_account(),
             "payer_run": run_account.payer,
