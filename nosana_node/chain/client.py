@@ -64,6 +64,17 @@ class ClientOptions:
     #: confirm and watch through PubSub (False: polling only)
     pubsub: bool = True
 
+    @classmethod
+    def from_config(cls, config: Any) -> ClientOptions:
+        """The options of a configuration's ``:chain`` section."""
+        chain = config.chain
+        return cls(
+            send=SendOptions(priority_fee_cap=chain.priority_fee_cap),
+            retry_for=chain.retry_for,
+            commitment=chain.commitment,
+            slow_poll=chain.slow_poll,
+        )
+
 
 class ChainClient:
     """Reads and writes of the jobs program for the provider's wallet."""

@@ -186,7 +186,9 @@ class Provider:
                     raise TransactionFailed(action, exc.rpc_message) from None
                 raise transaction_failed(action, err, logs, self._names()) from None
 
-        retry_call(once, self.connection.backoff, clock=self.clock, on_retry=_log_retry)
+        retry_call(
+            once, self.connection.backoff, clock=self.clock, sleep=self.connection.sleep, on_retry=_log_retry
+        )
 
     def _confirm(self, signature: str, last_valid: int, action: str) -> bool:
         """True once landed (TransactionFailed if it landed with an error); False once its

@@ -2,7 +2,8 @@
 
 Delays grow from ``first`` (1 s) to ``cap`` (30 s), each drawn at random in the upper half of
 its step (so that many nodes do not retry in step), for at most ``budget`` seconds in all. The
-clock and the sleep are injectable so that tests never wait.
+clock (:mod:`nosana_node.clock`) and the sleep are injectable so that tests never wait:
+``retry_call(fn, backoff, clock=manual, sleep=manual.advance)``.
 
     backoff = Backoff(budget=120)
     value = retry_call(lambda: rpc_once("getSlot"), backoff, on_retry=log_it)
@@ -14,31 +15,16 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from nosana_node.chain.failures import ChainFailure
+from nosana_node.clock import SYSTEM_CLOCK, Clock
 
 T = TypeVar("T")
 
 
-class Clock(Protocol):
-    """Monotonic time and sleeping (the system clock, or a test's)."""
-
-    def monotonic(self) -> float: ...
-    def sleep(self, seconds: float) -> None: ...
-
-
-class SystemClock:
-    """The real clock."""
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
-
-
-SYSTEM_CLOCK: Clock = SystemClock()
+#: How a retry waits: ``time.sleep``, or a test's (``ManualClock.advance`` moves its clock).
+Sleep = Callable[[float], None]
 
 
 @dataclass(frozen=True)
@@ -71,6 +57,7 @@ def retry_call(
     backoff: Backoff,
     *,
     clock: Clock = SYSTEM_CLOCK,
+    sleep: Sleep = time.sleep,
     on_retry: Callable[[ChainFailure, int, float], None] | None = None,
 ) -> T:
     """``fn()``, tried again after each transient :class:`ChainFailure` while the budget lasts.
@@ -78,7 +65,7 @@ def retry_call(
     ``on_retry(failure, attempt, delay)`` is called before each wait. The last failure is
     raised as it is once the next wait would end past the budget.
     """
-    start = clock.monotonic()
+    start = clock.now()
     delays = backoff.delays()
     attempt = 0
     while True:
@@ -89,11 +76,11 @@ def retry_call(
             if not failure.transient:
                 raise
             delay = next(delays)
-            if clock.monotonic() + delay - start > backoff.budget:
+            if clock.now() + delay - start > backoff.budget:
                 if attempt > 1:
                     failure.message = f"{failure.message}; gave up after {attempt} tries"
                     failure.args = (failure.message,)
                 raise
             if on_retry is not None:
                 on_retry(failure, attempt, delay)
-            clock.sleep(delay)
+            sleep(delay)

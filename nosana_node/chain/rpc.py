@@ -16,6 +16,7 @@ import base64
 import itertools
 import logging
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +35,8 @@ from nosana_node.chain.failures import (
     from_rpc_error,
     from_transport,
 )
-from nosana_node.chain.retry import NO_RETRY, SYSTEM_CLOCK, Backoff, Clock, retry_call
+from nosana_node.chain.retry import NO_RETRY, Backoff, Sleep, retry_call
+from nosana_node.clock import SYSTEM_CLOCK, Clock
 
 log = logging.getLogger("nosana_node.chain")
 # httpx logs every request at INFO; the node's info log is about jobs, not requests
@@ -93,11 +95,12 @@ class RpcClient:
         *,
         backoff: Backoff = NO_RETRY,
         clock: Clock = SYSTEM_CLOCK,
+        sleep: Sleep = time.sleep,
         commitment: str = "confirmed",
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.url = url
-        self.backoff, self.clock, self.commitment = backoff, clock, commitment
+        self.backoff, self.clock, self.sleep, self.commitment = backoff, clock, sleep, commitment
         self._http = httpx.Client(timeout=timeout, transport=transport)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -108,7 +111,11 @@ class RpcClient:
     def call(self, method: str, *params: Any) -> Any:
         """The ``result`` of ``method``; transient failures are retried within the backoff budget."""
         return retry_call(
-            lambda: self.call_once(method, *params), self.backoff, clock=self.clock, on_retry=_log
+            lambda: self.call_once(method, *params),
+            self.backoff,
+            clock=self.clock,
+            sleep=self.sleep,
+            on_retry=_log,
         )
 
     def call_once(self, method: str, *params: Any) -> Any:

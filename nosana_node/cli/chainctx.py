@@ -14,36 +14,35 @@ from typing import Any
 
 import typer
 
+from nosana_node.cli import options
+
 NETWORK = typer.Option(None, "--network", help="mainnet, devnet or localnet [:network].")
 RPC_URL = typer.Option(None, "--rpc-url", help="Solana JSON-RPC URL [:rpc-url].")
-JSON = typer.Option(False, "--json", help="Print JSON (one document on stdout).")
+JSON = options.JSON
 
 NOS_DECIMALS = 6
 SOL_DECIMALS = 9
 
 
 def load(network: str | None, rpc_url: str | None) -> Any:
-    """The configuration of this command, with ``--network`` / ``--rpc-url`` applied."""
-    from nosana_node.config.load import Flag, load_config
-    from nosana_node.config.logs import setup_logging
-    from nosana_node.config.options import current
+    """The loaded configuration of this command, with ``--network`` / ``--rpc-url`` applied."""
+    from nosana_node.config.load import Flag
+    from nosana_node.wiring import load_configuration
 
     flags: dict[str, Flag] = {}
     if network is not None:
         flags["network"] = Flag(network, "--network")
     if rpc_url is not None:
         flags["rpc-url"] = Flag(rpc_url, "--rpc-url")
-    loaded = load_config(current(), flags)
-    setup_logging(loaded.config.log)
-    return loaded.config
+    return load_configuration(flags=flags)
 
 
 @contextmanager
-def chain(config: Any, *, role: str = "client", readonly: bool = False) -> Iterator[Any]:
+def chain(loaded: Any, *, role: str = "client", readonly: bool = False) -> Iterator[Any]:
     """A chain client for the command, closed (sockets, threads) when it ends."""
-    from nosana_node.chain.connect import chain_for, readonly_chain_for
+    from nosana_node.wiring import chain_for
 
-    client = readonly_chain_for(config) if readonly else chain_for(config, role=role)
+    client = chain_for(loaded, role=role, readonly=readonly)
     try:
         yield client
     finally:
@@ -66,10 +65,24 @@ def sol(lamports: int) -> str:
 
 
 def seconds(value: float) -> str:
-    """``1800`` -> ``30m`` (the configuration's duration words)."""
-    from nosana_node.config.kinds import Duration
+    """``1800`` -> ``30m``, ``5400`` -> ``5400s`` (exact, as a timeout was set)."""
+    from nosana_node import units
 
-    return Duration().show(float(value))
+    return units.duration(float(value))
+
+
+def parse_seconds(text: str, flag: str) -> int:
+    """Whole seconds (at least 1) of a duration flag; one-line UserInputError otherwise."""
+    from nosana_node import units
+    from nosana_node.errors import UserInputError
+
+    try:
+        value = int(units.parse_duration(text))
+    except ValueError as exc:
+        raise UserInputError(f"{flag} {text!r}: expected {exc}") from None
+    if value < 1:
+        raise UserInputError(f"{flag} {text!r}: at least one second")
+    return value
 
 
 def emit(document: Any) -> None:

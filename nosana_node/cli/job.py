@@ -33,26 +33,26 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 # -- storage (job and result documents by CIDv0) ------------------------------------------------
-def _storage(config: Any) -> Any:
+def _storage(loaded: Any) -> Any:
     from nosana_node.storage import open_storage
 
-    return open_storage(config)
+    return open_storage(loaded.config)
 
 
-def store_document(config: Any, data: bytes) -> tuple[str, bytes]:
+def store_document(loaded: Any, data: bytes) -> tuple[str, bytes]:
     """Store ``data``; (its CID text, the 32-byte digest the chain keeps)."""
-    cid = _storage(config).put(data)
+    cid = _storage(loaded).put(data)
     return str(cid), cid.to_chain()
 
 
-def fetch_document(config: Any, digest: bytes) -> tuple[str, bytes]:
+def fetch_document(loaded: Any, digest: bytes) -> tuple[str, bytes]:
     """(CID text, content) of the document whose on-chain digest is ``digest``."""
     from nosana_node.storage.cid import Cid
 
     cid = Cid.from_chain(digest)
     if cid is None:
         raise _user_error("no document: the digest is all zeros")
-    return str(cid), _storage(config).get(cid)
+    return str(cid), _storage(loaded).get(cid)
 
 
 def _user_error(message: str) -> Exception:
@@ -150,10 +150,9 @@ def post(
 ) -> None:
     """Post a pipeline as a job: store its document, list it on the market (exit 2: bad input)."""
     from nosana_node.chain.documents import MAX_JOB_DOCUMENT, pipeline_document
-    from nosana_node.cli import running
+    from nosana_node.cli.options import print_problems
     from nosana_node.pipeline import load
     from nosana_node.pipeline.problems import ProblemList
-    from nosana_node.settings import parse_duration
 
     if (repo is None) != (commit is None):
         raise _user_error("--repo and --commit go together: the repository and the commit to check out")
@@ -164,20 +163,16 @@ def post(
     try:
         doc, _ = load(file)
     except ProblemList as exc:
-        running.print_problems(exc.lines)
+        print_problems(exc.lines)
         raise typer.Exit(2) from None
     data = pipeline_document(doc.text, repo, commit)
     if len(data) > MAX_JOB_DOCUMENT:
         raise _user_error(f"{file}: the job document would be {len(data)} bytes (limit {MAX_JOB_DOCUMENT})")
-    seconds = None
-    if timeout is not None:
-        seconds = int(parse_duration(timeout))
-        if seconds < 1:
-            raise _user_error(f"--timeout {timeout!r}: at least one second")
+    seconds = None if timeout is None else chainctx.parse_seconds(timeout, "--timeout")
 
-    config = chainctx.load(network, rpc_url)
-    with chainctx.chain(config) as client:
-        address = client.endpoint.market(market or config.market)
+    loaded = chainctx.load(network, rpc_url)
+    with chainctx.chain(loaded) as client:
+        address = client.endpoint.market(market or loaded.config.market)
         account = client.market(address)
         seconds = seconds or account.job_timeout
         deposit = account.job_price * seconds
@@ -188,7 +183,7 @@ def post(
                     f"not enough NOS for {chainctx.seconds(seconds)} on this market: the deposit is "
                     f"{chainctx.nos(deposit)}, {client.wallet} holds {chainctx.nos(have)}"
                 )
-        cid, digest = store_document(config, data)
+        cid, digest = store_document(loaded, data)
         posted = client.list_job(address, digest, seconds)
         view = client.job_view(posted.job)
         result = {
@@ -211,7 +206,7 @@ def post(
                 chainctx.emit(result)
             return
         final = follow(client, posted.job, quiet=as_json)
-        code = _finish_wait(config, client, final, result, logs, as_json)
+        code = _finish_wait(loaded, client, final, result, logs, as_json)
     raise typer.Exit(code)
 
 
@@ -273,7 +268,7 @@ def _describe_state(client: Any, view: Any) -> str:
 
 
 def _finish_wait(
-    config: Any, client: Any, view: Any, posted: dict[str, Any], logs: bool, as_json: bool
+    loaded: Any, client: Any, view: Any, posted: dict[str, Any], logs: bool, as_json: bool
 ) -> int:
     """Show how a followed job ended; the exit code (0: completed and succeeded)."""
     if view is None or view.state != "COMPLETED":
@@ -283,7 +278,7 @@ def _finish_wait(
         else:
             print(f"job {posted['job']} ended {state} without a result")
         return 1
-    doc, summary, cid = _result(config, view)
+    doc, summary, cid = _result(loaded, view)
     if as_json:
         chainctx.emit({**posted, "state": view.state, "result_cid": cid, "result": doc})
     else:
@@ -293,13 +288,13 @@ def _finish_wait(
 
 
 # -- reading results --------------------------------------------------------------------------------
-def _result(config: Any, view: Any) -> tuple[Any, Any, str]:
+def _result(loaded: Any, view: Any) -> tuple[Any, Any, str]:
     """(document, summary, CID) of a completed job's result."""
     from nosana_node.chain.documents import read_result
 
     if not any(view.job.ipfs_result):
         raise _user_error(f"job {view.address} is {view.state} and has no result")
-    cid, content = fetch_document(config, view.job.ipfs_result)
+    cid, content = fetch_document(loaded, view.job.ipfs_result)
     if len(content) > MAX_RESULT_BYTES:
         raise _user_error(f"the result {cid} is larger than {MAX_RESULT_BYTES} bytes")
     try:
@@ -345,11 +340,11 @@ def result(
 ) -> None:
     """The result of a completed job, fetched by its result digest (exit 1 when it failed)."""
     address = _address(job)
-    config = chainctx.load(network, rpc_url)
-    with chainctx.chain(config, readonly=True) as client:
+    loaded = chainctx.load(network, rpc_url)
+    with chainctx.chain(loaded, readonly=True) as client:
         view = _view(client, address)
-    doc, summary, cid = _result(config, view)
-    written = _download(config, download, doc, summary) if download is not None else []
+    doc, summary, cid = _result(loaded, view)
+    written = _download(loaded, download, doc, summary) if download is not None else []
     if as_json:
         chainctx.emit({"job": str(address), "result_cid": cid, "result": doc, "written": written})
     else:
@@ -360,7 +355,7 @@ def result(
     raise typer.Exit(0 if _succeeded(summary) else 1)
 
 
-def _download(config: Any, directory: Path, doc: Any, summary: Any) -> list[str]:
+def _download(loaded: Any, directory: Path, doc: Any, summary: Any) -> list[str]:
     """Write ``result.json``, ``<job>.log`` for each job, and artifacts the result names by CID."""
     from nosana_node.storage.cid import Cid
 
@@ -384,7 +379,7 @@ def _download(config: Any, directory: Path, doc: Any, summary: Any) -> list[str]
             text = record.get("cid") if isinstance(record, dict) else None
             if text:
                 cid = Cid.parse(text)
-                write(f"{op.name}-{name}.tar", _storage(config).get(cid))
+                write(f"{op.name}-{name}.tar", _storage(loaded).get(cid))
     return written
 
 
@@ -398,8 +393,8 @@ def get(
 ) -> None:
     """A job: its state, market, node, times and the CIDs of its documents."""
     address = _address(job)
-    config = chainctx.load(network, rpc_url)
-    with chainctx.chain(config, readonly=True) as client:
+    loaded = chainctx.load(network, rpc_url)
+    with chainctx.chain(loaded, readonly=True) as client:
         doc = job_json(_view(client, address), client.endpoint)
     if as_json:
         chainctx.emit(doc)
@@ -422,8 +417,8 @@ def list_jobs(
     from nosana_node.chain.interface import STATE_BY_NAME, JobView, job_state
 
     wanted = _state_filter(state)
-    config = chainctx.load(network, rpc_url)
-    with chainctx.chain(config, readonly=not mine) as client:
+    loaded = chainctx.load(network, rpc_url)
+    with chainctx.chain(loaded, readonly=not mine) as client:
         endpoint = client.endpoint
         if endpoint.network != "localnet" and market is None and not mine:
             raise _user_error(
@@ -479,8 +474,8 @@ def stop(
     """Stop a job you posted: a queued one is delisted (deposit back), a running one is ended
     (its node paid for the time used, the rest back)."""
     address = _address(job)
-    config = chainctx.load(network, rpc_url)
-    with chainctx.chain(config) as client:
+    loaded = chainctx.load(network, rpc_url)
+    with chainctx.chain(loaded) as client:
         view = _view(client, address)
         _require_project(client, view)
         if view.state == "QUEUED":
@@ -504,14 +499,10 @@ def extend(
     as_json: bool = JSON,
 ) -> None:
     """Give a queued or running job more time; the extra time is deposited."""
-    from nosana_node.settings import parse_duration
-
-    added = int(parse_duration(timeout))
-    if added < 1:
-        raise _user_error(f"--timeout {timeout!r}: at least one second")
+    added = chainctx.parse_seconds(timeout, "--timeout")
     address = _address(job)
-    config = chainctx.load(network, rpc_url)
-    with chainctx.chain(config) as client:
+    loaded = chainctx.load(network, rpc_url)
+    with chainctx.chain(loaded) as client:
         view = _view(client, address)
         _require_project(client, view)
         if view.state not in ("QUEUED", "RUNNING"):

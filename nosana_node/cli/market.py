@@ -51,8 +51,8 @@ def queued(market: Any) -> str:
 @app.command("list")
 def list_markets(network: str | None = NETWORK, rpc_url: str | None = RPC_URL, as_json: bool = JSON) -> None:
     """Every market of the jobs program: name, price, timeout, queue, requirements."""
-    config = chainctx.load(network, rpc_url)
-    with chainctx.chain(config, readonly=True) as client:
+    loaded = chainctx.load(network, rpc_url)
+    with chainctx.chain(loaded, readonly=True) as client:
         markets = client.markets()
         endpoint = client.endpoint
     ordered = sorted(
@@ -87,8 +87,8 @@ def get_market(
     as_json: bool = JSON,
 ) -> None:
     """One market: its settings and its queue."""
-    config = chainctx.load(network, rpc_url)
-    with chainctx.chain(config, readonly=True) as client:
+    loaded = chainctx.load(network, rpc_url)
+    with chainctx.chain(loaded, readonly=True) as client:
         address = client.endpoint.market(market)
         account = client.market(address)
         name = client.endpoint.market_name(address)

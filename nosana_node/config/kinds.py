@@ -4,6 +4,7 @@ environment (typed access through ``environs``), and how it is shown."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path

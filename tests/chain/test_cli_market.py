@@ -77,7 +77,7 @@ def test_extend_adds_time_and_only_the_poster_may_steer_a_job(market: LocalMarke
         extended = market.json("job", "extend", str(mine.job), "--timeout", "10m")
         assert extended["timeout"] == 900 and client.job(mine.job).timeout == 900
         bad = market.cli("job", "extend", str(mine.job), "--timeout", "soon")
-        assert bad.returncode == 2 and bad.stderr.startswith("error: invalid duration 'soon'")
+        assert bad.returncode == 2 and bad.stderr.startswith("error: --timeout 'soon': expected a duration")
         client.delist(mine.job)
 
 

@@ -11,23 +11,21 @@ import pytest
 from nosana_node.chain.failures import RpcRequestError, RpcUnavailable
 from nosana_node.chain.retry import Backoff
 from nosana_node.chain.rpc import RpcClient
+from nosana_node.clock import ManualClock
 from tests.chain.conftest import Served
 from tests.faultproxy import FaultPlan, FaultProxy
 
 
-class FakeClock:
-    """Monotonic time that moves only when someone sleeps."""
+class Sleeper:
+    """Sleeps recorded and applied to a manual clock: time moves only when a retry waits."""
 
     def __init__(self) -> None:
-        self.now = 1000.0
+        self.clock = ManualClock()
         self.sleeps: list[float] = []
 
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
+    def __call__(self, seconds: float) -> None:
         self.sleeps.append(seconds)
-        self.now += seconds
+        self.clock.advance(seconds)
 
 
 def _dead_url() -> str:
@@ -48,16 +46,16 @@ def test_delays_double_from_one_to_thirty_seconds_with_jitter() -> None:
 
 
 def test_an_endpoint_that_never_answers_is_given_up_after_the_budget() -> None:
-    clock = FakeClock()
+    sleep = Sleeper()
     url = _dead_url()
-    rpc = RpcClient(url, backoff=Backoff(budget=120, rng=random.Random(1)), clock=clock)
+    rpc = RpcClient(url, backoff=Backoff(budget=120, rng=random.Random(1)), clock=sleep.clock, sleep=sleep)
     with rpc, pytest.raises(RpcUnavailable) as caught:
         rpc.call("getSlot")
     message = str(caught.value)
     assert message.startswith(f"no Solana JSON-RPC endpoint answers at {url} (ConnectError")
-    assert f"gave up after {len(clock.sleeps) + 1} tries" in message and "\n" not in message
-    assert all(1.0 <= d <= 30.0 for d in clock.sleeps) and sum(clock.sleeps) <= 120
-    assert len(clock.sleeps) >= 5 and rpc.requests == len(clock.sleeps) + 1
+    assert f"gave up after {len(sleep.sleeps) + 1} tries" in message and "\n" not in message
+    assert all(1.0 <= d <= 30.0 for d in sleep.sleeps) and sum(sleep.sleeps) <= 120
+    assert len(sleep.sleeps) >= 5 and rpc.requests == len(sleep.sleeps) + 1
 
 
 def test_transient_failures_are_retried_until_the_endpoint_answers(served: Served) -> None:
@@ -66,18 +64,18 @@ def test_transient_failures_are_retried_until_the_endpoint_answers(served: Serve
     def rule(method: str, params: list[Any]) -> str | None:
         return next(answers, None) if method == "getSlot" else None
 
-    clock = FakeClock()
+    sleep = Sleeper()
     with FaultProxy(served.rpc_url, served.ws_url, FaultPlan(), rule) as proxy:
-        rpc = RpcClient(proxy.rpc_url, backoff=Backoff(rng=random.Random(2)), clock=clock)
+        rpc = RpcClient(proxy.rpc_url, backoff=Backoff(rng=random.Random(2)), clock=sleep.clock, sleep=sleep)
         with rpc:
             assert isinstance(rpc.call("getSlot"), int)
-    assert len(clock.sleeps) == 4 and 1.0 <= clock.sleeps[0] <= clock.sleeps[0] + clock.sleeps[3] <= 12
+    assert len(sleep.sleeps) == 4 and 1.0 <= sleep.sleeps[0] <= sleep.sleeps[0] + sleep.sleeps[3] <= 12
 
 
 def test_a_request_the_endpoint_refuses_is_not_retried(served: Served) -> None:
-    clock = FakeClock()
-    rpc = RpcClient(served.rpc_url, backoff=Backoff(), clock=clock)
+    sleep = Sleeper()
+    rpc = RpcClient(served.rpc_url, backoff=Backoff(), clock=sleep.clock, sleep=sleep)
     with rpc, pytest.raises(RpcRequestError) as caught:
         rpc.call("getAccountInfo", "not-an-address")
-    assert caught.value.code == -32602 and clock.sleeps == [] and rpc.requests == 1
+    assert caught.value.code == -32602 and sleep.sleeps == [] and rpc.requests == 1
     assert str(caught.value).startswith("getAccountInfo failed: ")
