@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import json
 import logging
 import threading
 import time
@@ -124,25 +125,39 @@ class RpcClient:
         with self._lock:
             self.requests += 1
             try:
-                response = self._http.post(self.url, json=request)
-                body = response.content
+                status, body = self._post(request)
+            except RpcUnavailable:
+                raise
             except Exception as exc:  # the one place transport exceptions are mapped (failures.py)
                 raise from_transport(exc, self.url) from None
-        if len(body) > MAX_RESPONSE_BYTES:
-            raise RpcUnavailable(
-                f"{method}: answer over {MAX_RESPONSE_BYTES} bytes", url=self.url, reason="size"
-            )
         try:
-            decoded = response.json()
+            decoded = json.loads(body)
         except ValueError:
-            raise from_http_status(response.status_code, self.url, method) from None
+            raise from_http_status(status, self.url, method) from None
         if not isinstance(decoded, dict):
-            raise from_http_status(response.status_code, self.url, method)
+            raise from_http_status(status, self.url, method)
         if "error" in decoded:
             raise from_rpc_error(method, decoded["error"])
         if "result" not in decoded:
-            raise from_http_status(response.status_code, self.url, method)
+            raise from_http_status(status, self.url, method)
         return decoded["result"]
+
+    def _post(self, request: dict[str, Any]) -> tuple[int, bytes]:
+        """POST one request; the status and the body, read up to :data:`MAX_RESPONSE_BYTES`."""
+        with self._http.stream("POST", self.url, json=request) as response:
+            chunks, size = [], 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > MAX_RESPONSE_BYTES:
+                    failure = RpcUnavailable(
+                        f"{request['method']}: the answer of {self.url} exceeds {MAX_RESPONSE_BYTES} bytes",
+                        url=self.url,
+                        reason="answer too large",
+                    )
+                    failure.transient = False  # asking again gets the same answer
+                    raise failure
+                chunks.append(chunk)
+            return response.status_code, b"".join(chunks)
 
     # -- typed helpers ----------------------------------------------------------------------------
     def account(self, address: Pubkey) -> AccountData | None:
