@@ -8,8 +8,8 @@
 * ``:keypair`` the wallet; for localnet, without one, a test wallet of the local market.
 
 For localnet everything is read from the ledger directory ``<home>/localnet``: ``genesis.json``
-(program id, admin, markets, wallets), ``keys/``, and ``endpoint.json`` which a serving local
-market writes with its actual URLs (else ``:ports`` gives them).
+(program id, admin, markets, wallets) and ``keys/``; the URLs default (in the configuration
+loader) to those in ``endpoint.json``, which a serving local market writes, else to ``:ports``.
 """
 
 from __future__ import annotations
@@ -113,18 +113,11 @@ def endpoint_for(config: Any) -> Endpoint:
 
 
 def _localnet(config: Any, rpc: str | None, ws: str | None, configured: dict[str, str]) -> Endpoint:
-    from nosana_node.config.schema import RPC_URLS
-
+    """The local market under ``<home>/localnet``; its URLs are the configuration's (which
+    default to those of the local market serving that ledger, see ``config.load``)."""
     ledger = Path(config.home).expanduser() / "localnet"
-    ports = config.ports
-    defaults = (None, RPC_URLS["localnet"], f"http://127.0.0.1:{ports.rpc}")
-    if rpc in defaults:  # the local market serving this ledger, else the configured ports
-        served = served_urls(ledger)
-        rpc = served.get("rpc_url") or f"http://127.0.0.1:{ports.rpc}"
-        ws = ws or served.get("ws_url") or f"ws://127.0.0.1:{ports.ws}"
-    else:  # an :rpc-url of one's own wins
-        ws = ws or ws_url_for(rpc)
-    return localnet_endpoint(ledger, rpc, ws, configured)
+    rpc = rpc or f"http://127.0.0.1:{config.ports.rpc}"
+    return localnet_endpoint(ledger, rpc, ws or ws_url_for(rpc), configured)
 
 
 def localnet_endpoint(

@@ -294,9 +294,27 @@ def _derive(values: dict[str, Any], sources: dict[str, Source]) -> None:
     if values["docker.url"] is None and os.environ.get("DOCKER_HOST"):
         values["docker.url"] = os.environ["DOCKER_HOST"]
         sources["docker.url"] = Source("env", "DOCKER_HOST (used when docker.url is not set)")
+    if values["network"] == "localnet":
+        _derive_localnet(values, sources)
     if values["rpc-url"] is None:
         values["rpc-url"] = RPC_URLS[values["network"]]
         sources["rpc-url"] = Source("default", f"(for network {values['network']})")
+
+
+def _derive_localnet(values: dict[str, Any], sources: dict[str, Source]) -> None:
+    """On localnet the endpoints default to the local market serving ``<home>/localnet`` (its
+    ``endpoint.json``), else to ``:ports``."""
+    from nosana_node.chain.endpoint import served_urls
+
+    ledger = Path(values["home"]).expanduser() / "localnet"
+    served = served_urls(ledger)
+    where = f"(the local market serving {ledger})" if served else "(the local market's :ports)"
+    if values["rpc-url"] is None:
+        values["rpc-url"] = served.get("rpc_url") or f"http://127.0.0.1:{values['ports.rpc']}"
+        sources["rpc-url"] = Source("default", where)
+    if values["ws-url"] is None:
+        values["ws-url"] = served.get("ws_url") or f"ws://127.0.0.1:{values['ports.ws']}"
+        sources["ws-url"] = Source("default", where)
 
 
 def _validate(config: NodeConfig, profile: str | None, sources: dict[str, Source]) -> None:
