@@ -1,7 +1,7 @@
 """Job and result documents: what a job's 32-byte digests point to (jobs-program spec, last part).
 
 * :func:`pipeline_document` - the job document of a pipeline:
-  ``{"type": "Pipeline", "pipeline": YAML, "url": repo, "commit": sha}``, as compact JSON bytes;
+  ``{"type": "Pipeline", "pipeline": YAML, "url": repo, "commit": sha}`` (stored as JSON);
 * :func:`read_result` - any published result document as one :class:`ResultSummary`: this
   node's (``{"status", "jobs": [{"name", "status", "exit_code", "log", ...}]}``), a pipeline result
   (``{"nos-id", "finished-at", "results": {op: [status, steps]}}``) or a flow state
@@ -10,18 +10,16 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Largest job document posted (the pipeline YAML is its bulk).
-MAX_JOB_DOCUMENT = 1024 * 1024
+#: Largest pipeline posted (the bulk of a job document).
+MAX_PIPELINE_BYTES = 1024 * 1024
 
 
-def pipeline_document(pipeline: str, url: str | None = None, commit: str | None = None) -> bytes:
+def pipeline_document(pipeline: str, url: str | None = None, commit: str | None = None) -> dict[str, Any]:
     """The job document of a pipeline (``url``/``commit``: the repository to check out)."""
-    document = {"type": "Pipeline", "pipeline": pipeline, "url": url, "commit": commit}
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+    return {"type": "Pipeline", "pipeline": pipeline, "url": url, "commit": commit}
 
 
 @dataclass

@@ -33,26 +33,25 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 # -- storage (job and result documents by CIDv0) ------------------------------------------------
-def _storage(loaded: Any) -> Any:
-    from nosana_node.storage import open_storage
+def store_document(loaded: Any, document: dict[str, Any]) -> tuple[str, bytes]:
+    """Store a JSON document; (its CID text, the 32-byte digest the chain keeps)."""
+    from nosana_node.wiring import storage_for
 
-    return open_storage(loaded.config)
-
-
-def store_document(loaded: Any, data: bytes) -> tuple[str, bytes]:
-    """Store ``data``; (its CID text, the 32-byte digest the chain keeps)."""
-    cid = _storage(loaded).put(data)
+    with storage_for(loaded) as storage:
+        cid = storage.put_json(document)
     return str(cid), cid.to_chain()
 
 
-def fetch_document(loaded: Any, digest: bytes) -> tuple[str, bytes]:
-    """(CID text, content) of the document whose on-chain digest is ``digest``."""
+def fetch_document(loaded: Any, digest: bytes, max_size: int) -> tuple[str, bytes]:
+    """(CID text, content) of the document whose on-chain digest is ``digest`` (verified)."""
     from nosana_node.storage.cid import Cid
+    from nosana_node.wiring import storage_for
 
     cid = Cid.from_chain(digest)
     if cid is None:
         raise _user_error("no document: the digest is all zeros")
-    return str(cid), _storage(loaded).get(cid)
+    with storage_for(loaded) as storage:
+        return str(cid), storage.get(cid, max_size=max_size)
 
 
 def _user_error(message: str) -> Exception:
@@ -149,7 +148,7 @@ def post(
     as_json: bool = JSON,
 ) -> None:
     """Post a pipeline as a job: store its document, list it on the market (exit 2: bad input)."""
-    from nosana_node.chain.documents import MAX_JOB_DOCUMENT, pipeline_document
+    from nosana_node.chain.documents import MAX_PIPELINE_BYTES, pipeline_document
     from nosana_node.cli.options import print_problems
     from nosana_node.pipeline import load
     from nosana_node.pipeline.problems import ProblemList
@@ -165,9 +164,9 @@ def post(
     except ProblemList as exc:
         print_problems(exc.lines)
         raise typer.Exit(2) from None
-    data = pipeline_document(doc.text, repo, commit)
-    if len(data) > MAX_JOB_DOCUMENT:
-        raise _user_error(f"{file}: the job document would be {len(data)} bytes (limit {MAX_JOB_DOCUMENT})")
+    if len(doc.text.encode()) > MAX_PIPELINE_BYTES:
+        raise _user_error(f"{file}: larger than {MAX_PIPELINE_BYTES} bytes")
+    document = pipeline_document(doc.text, repo, commit)
     seconds = None if timeout is None else chainctx.parse_seconds(timeout, "--timeout")
 
     loaded = chainctx.load(network, rpc_url)
@@ -183,7 +182,7 @@ def post(
                     f"not enough NOS for {chainctx.seconds(seconds)} on this market: the deposit is "
                     f"{chainctx.nos(deposit)}, {client.wallet} holds {chainctx.nos(have)}"
                 )
-        cid, digest = store_document(loaded, data)
+        cid, digest = store_document(loaded, document)
         posted = client.list_job(address, digest, seconds)
         view = client.job_view(posted.job)
         result = {
@@ -271,12 +270,13 @@ def _finish_wait(
     loaded: Any, client: Any, view: Any, posted: dict[str, Any], logs: bool, as_json: bool
 ) -> int:
     """Show how a followed job ended; the exit code (0: completed and succeeded)."""
-    if view is None or view.state != "COMPLETED":
+    if view is None or view.state != "COMPLETED" or not any(view.job.ipfs_result):
         state = view.state if view else "CLOSED"
         if as_json:
             chainctx.emit({**posted, "state": state, "result": None})
         else:
-            print(f"job {posted['job']} ended {state} without a result")
+            how = "ended by its poster" if view is not None and state == "COMPLETED" else f"ended {state}"
+            print(f"job {posted['job']} {how}, without a result")
         return 1
     doc, summary, cid = _result(loaded, view)
     if as_json:
@@ -294,9 +294,7 @@ def _result(loaded: Any, view: Any) -> tuple[Any, Any, str]:
 
     if not any(view.job.ipfs_result):
         raise _user_error(f"job {view.address} is {view.state} and has no result")
-    cid, content = fetch_document(loaded, view.job.ipfs_result)
-    if len(content) > MAX_RESULT_BYTES:
-        raise _user_error(f"the result {cid} is larger than {MAX_RESULT_BYTES} bytes")
+    cid, content = fetch_document(loaded, view.job.ipfs_result, MAX_RESULT_BYTES)
     try:
         doc = json.loads(content)
     except ValueError:
@@ -365,21 +363,31 @@ def _download(loaded: Any, directory: Path, doc: Any, summary: Any) -> list[str]
         raise _user_error(f"--download {directory}: {exc.strerror}") from None
     written = []
 
+    def path(name: str) -> Path:
+        return directory / (_SAFE_NAME.sub("_", name).strip("._") or "unnamed")
+
     def write(name: str, data: bytes) -> None:
-        safe = _SAFE_NAME.sub("_", name).strip("._") or "unnamed"
-        path = directory / safe
-        path.write_bytes(data)
-        written.append(str(path))
+        path(name).write_bytes(data)
+        written.append(str(path(name)))
 
     write("result.json", json.dumps(doc, indent=2).encode())
     for op in summary.ops:
         if op.log:
             write(f"{op.name}.log", op.log.encode())
-        for name, record in op.artifacts.items():
-            text = record.get("cid") if isinstance(record, dict) else None
-            if text:
-                cid = Cid.parse(text)
-                write(f"{op.name}-{name}.tar", _storage(loaded).get(cid))
+    artifacts = [
+        (f"{op.name}-{name}.tar", Cid.parse(record["cid"]))
+        for op in summary.ops
+        for name, record in op.artifacts.items()
+        if isinstance(record, dict) and isinstance(record.get("cid"), str)
+    ]
+    if artifacts:
+        from nosana_node.storage.base import save
+        from nosana_node.wiring import storage_for
+
+        with storage_for(loaded) as storage:
+            for name, cid in artifacts:
+                save(storage, cid, path(name))
+                written.append(str(path(name)))
     return written
 
 
