@@ -200,7 +200,8 @@ class Provider:
         """
         waiter = _SignatureWaiter(self.pubsub, signature, self.connection.commitment)
         try:
-            if self.pubsub is not None:
+            if self.pubsub is not None and not self.pubsub.failing.is_set():
+                # the socket is up or coming up: its answer to the subscription, then notifications
                 waiter.ready.wait(self.options.fast_poll_interval)
             while True:
                 up = waiter.ready.is_set() and self.pubsub is not None and self.pubsub.connected.is_set()

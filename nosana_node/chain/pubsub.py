@@ -85,6 +85,8 @@ class PubSub:
         self._tasks: set[asyncio.Future[Any]] = set()
         #: set while a connection is up
         self.connected = threading.Event()
+        #: set once a connection failed or dropped, until one is up again
+        self.failing = threading.Event()
         #: connections made so far (tests and benchmarks read it)
         self.connections = 0
 
@@ -168,6 +170,7 @@ class PubSub:
                 ) as ws:
                     self._ws = ws
                     self.connections += 1
+                    self.failing.clear()
                     self.connected.set()
                     delays = self.reconnect.delays()
                     for sub in list(self._subs):
@@ -203,6 +206,7 @@ class PubSub:
     def _dropped(self) -> None:
         self._ws = None
         self.connected.clear()
+        self.failing.set()
         self._by_request.clear()
         self._by_server.clear()
         for sub in list(self._subs):
