@@ -18,6 +18,7 @@ from nosana_node.cli import config as config_cli
 from nosana_node.cli import flow as flow_cli
 from nosana_node.cli import localnet as localnet_cli
 from nosana_node.cli import pipeline as pipeline_cli
+from nosana_node.cli import storage as storage_cli
 from nosana_node.cli import vault as vault_cli
 from nosana_node.config.options import ConfigOptions, remember
 from nosana_node.errors import NosanaError
@@ -35,6 +36,7 @@ app.add_typer(flow_cli.app, name="flow")
 app.add_typer(localnet_cli.app, name="localnet")
 app.add_typer(config_cli.app, name="config")
 app.add_typer(vault_cli.app, name="vault")
+app.add_typer(storage_cli.app, name="storage")
 
 
 def _version(value: bool) -> None:

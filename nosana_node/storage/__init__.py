@@ -14,5 +14,6 @@ from nosana_node.storage.base import Storage, save
 from nosana_node.storage.cid import Cid
 from nosana_node.storage.dag import cid_of
 from nosana_node.storage.errors import StorageError
+from nosana_node.storage.factory import open_storage
 
-__all__ = ["Cid", "Storage", "StorageError", "cid_of", "save"]
+__all__ = ["Cid", "Storage", "StorageError", "cid_of", "open_storage", "save"]
