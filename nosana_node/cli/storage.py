@@ -18,11 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from nosana_node.cli import running
+from nosana_node.cli import options
 from nosana_node.errors import UserInputError
 
 if TYPE_CHECKING:
-    from nosana_node.config.load import LoadedConfig
     from nosana_node.storage.base import Storage
 
 app = typer.Typer(help="Store and fetch content by IPFS CID (job documents, results).", no_args_is_help=True)
@@ -36,24 +35,19 @@ BACKEND = typer.Option(
 JSON = typer.Option(False, "--json", help="Print one JSON object on stdout.")
 
 
-def _loaded(home: Path | None) -> LoadedConfig:
-    from nosana_node.config.runner import load_for_cli
-
-    return load_for_cli(home)
-
-
 def _open(home: Path | None, backend: str | None) -> Storage:
-    from nosana_node.storage.factory import BACKENDS, open_storage
+    from nosana_node import wiring
+    from nosana_node.storage.factory import BACKENDS
 
     if backend is not None and backend not in (*BACKENDS, "auto"):
         raise UserInputError(f"--backend: unknown backend {backend!r} (one of {', '.join(BACKENDS)})")
-    loaded = _loaded(home)
-    return open_storage(loaded.config, backend=backend, config_file=loaded.file)
+    loaded = wiring.load_configuration(flags=options.config_flags(home=home))
+    return wiring.storage_for(loaded, backend=backend)
 
 
 def _input(path: str, cap: int) -> Any:
     """An open binary file for ``path`` (``-``: standard input); a file over ``cap`` is refused."""
-    from nosana_node.storage.base import show_size
+    from nosana_node import units
 
     if path == "-":
         return sys.stdin.buffer
@@ -64,7 +58,8 @@ def _input(path: str, cap: int) -> Any:
             raise UserInputError(f"{path}: is a directory (store a file, or an archive of the directory)")
         if size > cap:
             raise UserInputError(
-                f"{path}: {show_size(size)} is over the storage cap of {show_size(cap)} (:storage :max-size)"
+                f"{path}: {units.approx_size(size)} is over the storage cap of {units.size(cap)} "
+                "(:storage :max-size)"
             )
         return open(p, "rb")
     except OSError as exc:
@@ -79,7 +74,7 @@ def _print(as_json: bool, doc: dict[str, Any], text: str) -> None:
 def put(
     file: str = typer.Argument(..., metavar="FILE|-", help="File to store; - reads standard input."),
     backend: str | None = BACKEND,
-    home: Path | None = running.HOME,
+    home: Path | None = options.HOME,
     as_json: bool = JSON,
 ) -> None:
     """Store a file and print its CID (Qm…)."""
@@ -103,7 +98,7 @@ def get(
         None, "--output", "-o", help="Write to this file (replaced only when complete) instead of stdout."
     ),
     backend: str | None = BACKEND,
-    home: Path | None = running.HOME,
+    home: Path | None = options.HOME,
     as_json: bool = typer.Option(False, "--json", help="With -o: print what was written as JSON."),
 ) -> None:
     """Fetch content by CID, verified against it, to stdout or a file."""
@@ -166,7 +161,7 @@ def cid(
 def pin(
     cid: str = typer.Argument(..., metavar="CID"),
     backend: str | None = BACKEND,
-    home: Path | None = running.HOME,
+    home: Path | None = options.HOME,
     as_json: bool = JSON,
 ) -> None:
     """Ask the backend to keep a CID."""
@@ -185,7 +180,7 @@ def pin(
 def has(
     cid: str = typer.Argument(..., metavar="CID"),
     backend: str | None = BACKEND,
-    home: Path | None = running.HOME,
+    home: Path | None = options.HOME,
     as_json: bool = JSON,
 ) -> None:
     """Say whether the backend keeps a CID (exit 0 yes, 1 no)."""

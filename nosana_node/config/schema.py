@@ -98,7 +98,7 @@ class StorageConfig:
         ),
     )
     max_size: int = field(
-        default=1 << 30,
+        default=GIB,
         metadata=meta(Size(), "Largest content one put or get moves (documents, results); more is refused."),
     )
     gateways: tuple[str, ...] = field(

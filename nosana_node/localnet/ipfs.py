@@ -18,8 +18,9 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
+from nosana_node import units
 from nosana_node.errors import NosanaError
-from nosana_node.storage.base import DEFAULT_MAX_SIZE, show_size
+from nosana_node.storage.base import DEFAULT_MAX_SIZE
 from nosana_node.storage.cid import Cid
 from nosana_node.storage.dag import SizeExceeded
 from nosana_node.storage.embedded import EmbeddedStorage
@@ -69,7 +70,7 @@ class IpfsEndpoint:
                 while chunk := await part.read_chunk(CHUNK_SIZE):
                     builder.feed(chunk)
             except SizeExceeded:
-                return _error(413, f"file larger than {show_size(self.storage.max_size)}")
+                return _error(413, f"file larger than {units.size(self.storage.max_size)}")
             except NosanaError as exc:
                 return _error(500, str(exc))
             cid = builder.finish()

@@ -17,18 +17,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from nosana_node.config.kinds import Size
+from nosana_node import units
+from nosana_node.config.schema import StorageConfig
 from nosana_node.storage.cid import Cid
 from nosana_node.storage.dag import Content, DagBuilder
 from nosana_node.storage.errors import ContentMismatchError, StorageError, TooLargeError
 
 #: default cap on what one put or get moves (``:storage :max-size``)
-DEFAULT_MAX_SIZE = 1 << 30
-
-
-def show_size(n: int) -> str:
-    """A byte count for messages (``1 GiB``, ``1000 bytes``)."""
-    return Size().show(n)
+DEFAULT_MAX_SIZE: int = StorageConfig.max_size
 
 
 @runtime_checkable
@@ -122,15 +118,15 @@ class Verifier:
 
     def feed(self, piece: bytes | memoryview) -> None:
         if self._builder.size + len(piece) > self.max_size:
-            raise TooLargeError(f"{self.cid} from {self.source} is larger than {show_size(self.max_size)}")
+            raise TooLargeError(f"{self.cid} from {self.source} is larger than {units.size(self.max_size)}")
         self._builder.feed(piece)
 
     def finish(self) -> None:
         got = self._builder.finish()
         if got != self.cid:
             raise ContentMismatchError(
-                f"{self.source} sent {show_size(self._builder.size)} for {self.cid} that hash to {got}: "
-                "refused (a CIDv0 must be ipfs add's default chunking of the content)"
+                f"{self.source} sent {units.approx_size(self._builder.size)} for {self.cid} "
+                f"that hash to {got}: refused (a CIDv0 must be ipfs add's default chunking of the content)"
             )
 
 

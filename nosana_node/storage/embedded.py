@@ -19,7 +19,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from nosana_node.storage.base import DEFAULT_MAX_SIZE, BaseStorage, show_size
+from nosana_node import units
+from nosana_node.storage.base import DEFAULT_MAX_SIZE, BaseStorage
 from nosana_node.storage.cid import Cid
 from nosana_node.storage.dag import Content, DagBuilder, SizeExceeded, pieces
 from nosana_node.storage.errors import (
@@ -134,7 +135,7 @@ class EmbeddedStorage(BaseStorage):
                 builder.feed(piece)
         except SizeExceeded:
             raise InputTooLargeError(
-                f"content is larger than the storage cap of {show_size(cap)} (:storage :max-size)"
+                f"content is larger than the storage cap of {units.size(cap)} (:storage :max-size)"
             ) from None
         except OSError as exc:
             raise StorageError(f"cannot read the content to store: {exc.strerror or exc}") from None
@@ -153,7 +154,9 @@ class EmbeddedStorage(BaseStorage):
         block = self.store.read(root)
         node = decode(block, root)
         if node.filesize > cap:
-            raise TooLargeError(f"{root} holds {show_size(node.filesize)}, over the cap of {show_size(cap)}")
+            raise TooLargeError(
+                f"{root} holds {units.approx_size(node.filesize)}, over the cap of {units.size(cap)}"
+            )
         return self._walk(root, node, 0)
 
     def _walk(self, cid: Cid, node: FileNode, depth: int) -> Iterator[bytes]:

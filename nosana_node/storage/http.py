@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from nosana_node.config.schema import StorageConfig
 from nosana_node.errors import ConfigError, NosanaError
 from nosana_node.storage.errors import BackendRefusedError, BackendUnavailableError, StorageError
 
@@ -35,10 +36,10 @@ Classify = Callable[[httpx.Response, bytes], NosanaError | None]
 
 @dataclass(frozen=True)
 class HttpOptions:
-    """Timeouts and retries of a remote backend."""
+    """Timeouts and retries of a remote backend (defaults: ``:storage :timeout``, ``:retries``)."""
 
-    timeout: float = 30.0
-    retries: int = 3
+    timeout: float = StorageConfig.timeout
+    retries: int = StorageConfig.retries
     backoff: float = 0.5
     max_backoff: float = 8.0
 

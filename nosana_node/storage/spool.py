@@ -11,7 +11,7 @@ import io
 import tempfile
 from typing import IO
 
-from nosana_node.storage.base import show_size
+from nosana_node import units
 from nosana_node.storage.cid import Cid
 from nosana_node.storage.dag import Content, DagBuilder, SizeExceeded, pieces
 from nosana_node.storage.errors import InputTooLargeError, StorageError
@@ -36,7 +36,7 @@ class Spool:
         except SizeExceeded:
             self.close()
             raise InputTooLargeError(
-                f"content is larger than the storage cap of {show_size(max_size)} (:storage :max-size)"
+                f"content is larger than the storage cap of {units.size(max_size)} (:storage :max-size)"
             ) from None
         except OSError as exc:
             self.close()
