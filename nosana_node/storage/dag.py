@@ -51,9 +51,18 @@ class SizeExceeded(Exception):
 class DagBuilder:
     """Incremental CIDv0 of a byte stream; blocks go to ``sink`` when one is given."""
 
-    def __init__(self, sink: BlockSink | None = None, max_size: int | None = None) -> None:
+    def __init__(
+        self,
+        sink: BlockSink | None = None,
+        max_size: int | None = None,
+        *,
+        chunk_size: int = CHUNK_SIZE,
+        max_links: int = MAX_LINKS,
+    ) -> None:
         self.sink = sink
         self.max_size = max_size
+        #: kubo's defaults; other values only to test the layout on small trees
+        self.chunk_size, self.max_links = chunk_size, max_links
         self.size = 0
         #: encoded size of the whole DAG (the root's Tsize), known after :meth:`finish`
         self.dag_size = 0
@@ -73,17 +82,18 @@ class DagBuilder:
             raise SizeExceeded(self.max_size)
         pos = 0
         if self._pending:
-            take = min(CHUNK_SIZE - len(self._pending), len(view))
+            take = min(self.chunk_size - len(self._pending), len(view))
             self._pending += view[:take]
             pos = take
-            if len(self._pending) < CHUNK_SIZE:
+            if len(self._pending) < self.chunk_size:
                 return
             self._leaf(memoryview(self._pending))
             self._pending = bytearray()
         end = len(view)
-        while end - pos >= CHUNK_SIZE:
-            self._leaf(view[pos : pos + CHUNK_SIZE])
-            pos += CHUNK_SIZE
+        step = self.chunk_size
+        while end - pos >= step:
+            self._leaf(view[pos : pos + step])
+            pos += step
         if pos < end:
             self._pending += view[pos:]
 
@@ -119,7 +129,7 @@ class DagBuilder:
             self._levels.append([])
         links = self._levels[level]
         links.append(link)
-        if len(links) == MAX_LINKS:
+        if len(links) == self.max_links:
             self._levels[level] = []
             self._push(level + 1, self._node(links))
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -25,6 +26,9 @@ import httpx
 from nosana_node.config.schema import StorageConfig
 from nosana_node.errors import ConfigError, NosanaError
 from nosana_node.storage.errors import BackendRefusedError, BackendUnavailableError, StorageError
+
+# httpx logs every request at INFO: storage requests are reported by their outcome instead
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 #: the largest answer read whole (JSON answers of add, pin, Pinata)
 MAX_ANSWER = 1 << 20

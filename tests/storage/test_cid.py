@@ -11,7 +11,7 @@ from nosana_node.storage.cid import Cid
 from nosana_node.storage.dag import DagBuilder, cid_of
 from nosana_node.storage.errors import CidError
 from nosana_node.storage.protobuf import fields
-from nosana_node.storage.unixfs import CHUNK_SIZE, MAX_LINKS, decode
+from nosana_node.storage.unixfs import CHUNK_SIZE, MAX_LINKS, Link, decode, internal_block, leaf_frame
 from tests.storage.vectors import HELLO, VECTORS, content, vector_content
 
 
@@ -76,6 +76,44 @@ def test_layout_balanced_174_links_partial_subtree_keeps_its_depth() -> None:
     assert _shape(root, blocks) == [CHUNK_SIZE] * MAX_LINKS
     root, blocks = _tree(CHUNK_SIZE + 1)
     assert _shape(root, blocks) == [CHUNK_SIZE, 1]
+
+
+def _kubo_balanced(data: bytes, chunk: int, fanout: int) -> Cid:
+    """kubo's balanced builder as it is written (depth first: a new root takes the old one as its
+    first child and fills the rest to the same depth), on blocks encoded as ours."""
+    pieces = [data[i : i + chunk] for i in range(0, len(data), chunk)]
+    if not pieces:
+        return cid_of(b"")
+    stream = iter(pieces)
+    left = [len(pieces)]
+
+    def leaf() -> Link:
+        piece = next(stream)
+        left[0] -= 1
+        prefix, suffix = leaf_frame(len(piece))
+        block = prefix + piece + suffix
+        return Link(Cid.of_block(block), len(block), len(piece))
+
+    def fill(links: list[Link], depth: int) -> Link:
+        while len(links) < fanout and left[0]:
+            links.append(leaf() if depth == 1 else fill([], depth - 1))
+        block = internal_block(links)
+        return Link(
+            Cid.of_block(block), len(block) + sum(x.tsize for x in links), sum(x.filesize for x in links)
+        )
+
+    root, depth = leaf(), 1
+    while left[0]:
+        root, depth = fill([root], depth), depth + 1
+    return root.cid
+
+
+def test_layout_is_kubos_balanced_builder_on_small_trees() -> None:
+    data = content(400)
+    for size in range(0, 400, 3):
+        builder = DagBuilder(chunk_size=4, max_links=3)
+        builder.feed(data[:size])
+        assert builder.finish() == _kubo_balanced(data[:size], 4, 3), size
 
 
 def test_blocks_hash_to_their_cids_and_tsize_counts_the_subdag() -> None:

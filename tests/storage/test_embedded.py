@@ -101,14 +101,15 @@ def test_caps_on_put_and_get(tmp_path: Path) -> None:
 def test_save_writes_the_file_whole_or_not_at_all(store: EmbeddedStorage, tmp_path: Path) -> None:
     data = vector_content("175 chunks")
     cid = store.put(data)
-    out = tmp_path / "out.bin"
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    out = out_dir / "out.bin"
     assert save(store, cid, out) == len(data)
     assert out.read_bytes() == data
     store.store.path(cid_of(data[-CHUNK_SIZE:])).unlink()
-    target = tmp_path / "again.bin"
     with pytest.raises(NotFoundError):
-        save(store, cid, target)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin", "storage"]
+        save(store, cid, out_dir / "again.bin")
+    assert [p.name for p in out_dir.iterdir()] == ["out.bin"]
 
 
 _WRITER = textwrap.dedent(
