@@ -45,7 +45,14 @@ class Cid:
     @classmethod
     def of_block(cls, block: bytes | memoryview) -> Cid:
         """The CID of one encoded dag-pb block."""
-        return cls(hashlib.sha256(block).digest())
+        return cls.of_digest(hashlib.sha256(block).digest())
+
+    @classmethod
+    def of_digest(cls, digest: bytes) -> Cid:
+        """The CID of a sha2-256 digest just computed (not checked: the hot path of hashing)."""
+        cid = object.__new__(cls)
+        object.__setattr__(cid, "digest", digest)
+        return cid
 
     @classmethod
     def from_digest(cls, digest: bytes | bytearray | memoryview | list[int]) -> Cid:

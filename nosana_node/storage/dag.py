@@ -13,8 +13,8 @@ before their parents, so a store that writes them in turn holds the root last.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator
+from hashlib import sha256
 from typing import BinaryIO, Protocol
 
 from nosana_node.storage.cid import Cid
@@ -63,6 +63,7 @@ class DagBuilder:
         self.max_size = max_size
         #: kubo's defaults; other values only to test the layout on small trees
         self.chunk_size, self.max_links = chunk_size, max_links
+        self._full_frame = leaf_frame(chunk_size)
         self.size = 0
         #: encoded size of the whole DAG (the root's Tsize), known after :meth:`finish`
         self.dag_size = 0
@@ -115,14 +116,19 @@ class DagBuilder:
         return root.cid
 
     def _leaf(self, chunk: memoryview) -> None:
-        prefix, suffix = leaf_frame(len(chunk))
-        h = hashlib.sha256(prefix)
+        size = len(chunk)
+        prefix, suffix = self._full_frame if size == self.chunk_size else leaf_frame(size)
+        h = sha256(prefix)
         h.update(chunk)
         h.update(suffix)
-        cid = Cid(h.digest())
+        cid = Cid.of_digest(h.digest())
         if self.sink is not None:
             self.sink.leaf(cid, prefix, chunk, suffix)
-        self._push(0, Link(cid, len(prefix) + len(chunk) + len(suffix), len(chunk)))
+        links = self._levels[0]
+        links.append(Link(cid, len(prefix) + size + len(suffix), size))
+        if len(links) == self.max_links:
+            self._levels[0] = []
+            self._push(1, self._node(links))
 
     def _push(self, level: int, link: Link) -> None:
         if level == len(self._levels):

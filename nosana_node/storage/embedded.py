@@ -44,6 +44,7 @@ class BlockStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.blocks, self.pins, self.tmp = self.root / "blocks", self.root / "pins", self.root / "tmp"
+        self._shards: set[str] = set()  # block sub-directories known to exist
         try:
             for d in (self.blocks, self.pins, self.tmp):
                 d.mkdir(parents=True, exist_ok=True)
@@ -72,10 +73,17 @@ class BlockStore:
                 return  # already there (same hash, same size)
         tmp = self.tmp / f"{os.getpid()}-{uuid.uuid4().hex}"
         try:
-            with open(tmp, "wb") as out:
-                for part in parts:
-                    out.write(part)
-            target.parent.mkdir(exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                written = os.writev(fd, parts)
+                while written < size:  # short write (signals, odd filesystems): finish it
+                    rest = b"".join(bytes(p) for p in parts)[written:]
+                    written += os.write(fd, rest)
+            finally:
+                os.close(fd)
+            if target.parent.name not in self._shards:
+                target.parent.mkdir(exist_ok=True)
+                self._shards.add(target.parent.name)
             os.replace(tmp, target)
         except OSError as exc:
             with contextlib.suppress(OSError):

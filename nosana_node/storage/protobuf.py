@@ -16,8 +16,13 @@ class ProtobufError(ValueError):
     """Bytes that are not a well-formed message."""
 
 
+_SMALL = [bytes((i,)) for i in range(128)]
+
+
 def varint(n: int) -> bytes:
     """``n`` (>= 0) as an unsigned LEB128 varint."""
+    if 0 <= n < 128:
+        return _SMALL[n]
     if n < 0:
         raise ValueError("varint of a negative number")
     out = bytearray()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from nosana_node.storage.cid import MULTIHASH_PREFIX, Cid
 from nosana_node.storage.errors import CorruptBlockError
@@ -35,8 +36,7 @@ _TYPE_NAMES = {1: "directory", 3: "metadata node", 4: "symlink", 5: "HAMT-sharde
 _EMPTY_NAME = bytes_field(2, b"")  # go-merkledag writes the empty link name: kubo's CIDs have it
 
 
-@dataclass(frozen=True, slots=True)
-class Link:
+class Link(NamedTuple):
     """A child of an internal node: its CID, encoded sub-DAG size and file bytes."""
 
     cid: Cid
@@ -61,13 +61,15 @@ def empty_file_block() -> bytes:
 def internal_block(links: list[Link]) -> bytes:
     """An internal file node over ``links``."""
     out = bytearray()
-    data = bytearray(uint_field(1, TYPE_FILE))
-    data += uint_field(3, sum(link.filesize for link in links))
+    sizes = bytearray()
     for link in links:
-        pb_link = bytes_field(1, link.cid.multihash) + _EMPTY_NAME + uint_field(3, link.tsize)
-        out += bytes_field(2, pb_link)
-        data += uint_field(4, link.filesize)
-    out += bytes_field(1, bytes(data))
+        tsize = varint(link.tsize)
+        # PBLink{Hash: 0x0a 0x22 <34-byte multihash>, Name: 0x12 0x00, Tsize: 0x18 <varint>}
+        out += b"\x12" + varint(39 + len(tsize)) + b"\x0a\x22" + link.cid.multihash
+        out += _EMPTY_NAME + b"\x18" + tsize
+        sizes += b"\x20" + varint(link.filesize)
+    data = uint_field(1, TYPE_FILE) + uint_field(3, sum(link.filesize for link in links)) + sizes
+    out += bytes_field(1, data)
     return bytes(out)
 
 
