@@ -66,12 +66,10 @@ def run(tmp_path: Path, flow: Flow, secrets: Any = None, create: bool = True) ->
     store = FlowStore(tmp_path / "home")
     if create:
         store.create(flow)
-    env = RunEnv(
-        settings=RunnerSettings(home=tmp_path / "home"), store=store, ops=OPS, context={"NODE": "n1"}
-    )
+    env = RunEnv(settings=RunnerSettings(home=tmp_path / "home"), store=store, context={"NODE": "n1"})
     if secrets is not None:
         env.secrets = secrets
-    Runtime(env).run(flow)
+    Runtime(env, OPS).run(flow)
     return flow, store
 
 
@@ -229,4 +227,4 @@ def test_op_types_are_assembled_by_the_application_and_plugins_load_on_demand() 
 
     registry = OpRegistry([], plugins=plugins)
     assert loaded == [] and registry.get("test/record").name == "test/record" and loaded == ["plugins"]
-    assert wiring.op_types().names() == ["checkout/local", "docker/run"]  # no plugin installed here
+    assert wiring.op_types().names() == ["checkout/git", "checkout/local", "docker/run"]  # no plugin installed here
