@@ -65,6 +65,10 @@ class Storage(Protocol):
         """Release connections."""
         ...
 
+    def __enter__(self) -> Storage: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
 
 def encode_json(document: Any) -> bytes:
     """A JSON document as stored: compact, keys in their order, UTF-8 (as JSON.stringify)."""
