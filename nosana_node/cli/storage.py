@@ -13,8 +13,9 @@ import json
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
@@ -23,6 +24,9 @@ from nosana_node.errors import UserInputError
 
 if TYPE_CHECKING:
     from nosana_node.storage.base import Storage
+    from nosana_node.storage.cid import Cid
+
+T = TypeVar("T")
 
 app = typer.Typer(help="Store and fetch content by IPFS CID (job documents, results).", no_args_is_help=True)
 
@@ -165,15 +169,8 @@ def pin(
     as_json: bool = JSON,
 ) -> None:
     """Ask the backend to keep a CID."""
-    from nosana_node.storage.cid import Cid
-
-    parsed = Cid.parse(cid)
-    storage = _open(home, backend)
-    try:
-        storage.pin(parsed)
-    finally:
-        storage.close()
-    _print(as_json, {"cid": str(parsed), "pinned": True, "backend": storage.name}, f"{parsed} pinned")
+    parsed, (_, name) = _on(cid, home, backend, lambda storage, c: storage.pin(c))
+    _print(as_json, {"cid": str(parsed), "pinned": True, "backend": name}, f"{parsed} pinned")
 
 
 @app.command("has")
@@ -184,18 +181,23 @@ def has(
     as_json: bool = JSON,
 ) -> None:
     """Say whether the backend keeps a CID (exit 0 yes, 1 no)."""
+    parsed, (found, name) = _on(cid, home, backend, lambda storage, c: storage.has(c))
+    said = "is" if found else "is not"
+    _print(as_json, {"cid": str(parsed), "has": found, "backend": name}, f"{parsed} {said} kept by {name}")
+    if not found:
+        raise typer.Exit(1)
+
+
+def _on(
+    cid: str, home: Path | None, backend: str | None, action: Callable[[Storage, Cid], T]
+) -> tuple[Cid, tuple[T, str]]:
+    """``action(storage, CID)`` on the configured storage (the CID checked first, the storage
+    closed after); returns the CID and (the action's result, the storage's name)."""
     from nosana_node.storage.cid import Cid
 
     parsed = Cid.parse(cid)
     storage = _open(home, backend)
     try:
-        found = storage.has(parsed)
+        return parsed, (action(storage, parsed), storage.name)
     finally:
         storage.close()
-    _print(
-        as_json,
-        {"cid": str(parsed), "has": found, "backend": storage.name},
-        f"{parsed} {'is' if found else 'is not'} kept by {storage.name}",
-    )
-    if not found:
-        raise typer.Exit(1)

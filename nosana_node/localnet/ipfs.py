@@ -87,24 +87,16 @@ class IpfsEndpoint:
         try:
             cid = Cid.parse(request.query.get("arg", ""))
             pieces = self.storage.stream(cid)
-        except CidError as exc:
-            return _error(400, str(exc))
-        except NotFoundError:
-            return _error(500, f"{cid}: not found on this local market")
         except NosanaError as exc:
-            return _error(500, str(exc))
+            return _failed(request, exc)
         return await _send(request, pieces, {"X-Stream-Output": "1"})
 
     async def pin_add(self, request: web.Request) -> web.Response:
         try:
             cid = Cid.parse(request.query.get("arg", ""))
             self.storage.pin(cid)
-        except CidError as exc:
-            return _error(400, str(exc))
-        except NotFoundError:
-            return _error(500, f"{cid}: not found on this local market")
         except NosanaError as exc:
-            return _error(500, str(exc))
+            return _failed(request, exc)
         return web.json_response({"Pins": [str(cid)]})
 
     async def pin_ls(self, request: web.Request) -> web.Response:
@@ -135,6 +127,15 @@ class IpfsEndpoint:
 
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"Message": message, "Code": 0, "Type": "error"}, status=status)
+
+
+def _failed(request: web.Request, exc: NosanaError) -> web.Response:
+    """Kubo's answer to a failed command: 400 for a bad argument, else 500."""
+    if isinstance(exc, CidError):
+        return _error(400, str(exc))
+    if isinstance(exc, NotFoundError):
+        return _error(500, f"{request.query.get('arg', '')}: not found on this local market")
+    return _error(500, str(exc))
 
 
 async def _send(request: web.Request, pieces: Iterator[bytes], headers: dict[str, str]) -> web.StreamResponse:

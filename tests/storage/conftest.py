@@ -1,25 +1,14 @@
-"""Fixtures of the storage tests: the real JS IPFS node, a local market, the Pinata stand-in."""
+"""Fixtures of the storage tests: the environment of the config tests, the real JS IPFS node."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.config.conftest import clean_env  # noqa: F401 - autouse: no NOSANA_* from outside, HOME in tmp
 from tests.storage import jsipfs
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No NOSANA_*/VAULT_* settings from outside; HOME in a temporary folder."""
-    for name in list(os.environ):
-        if name.startswith(("NOSANA_", "VAULT_", "BAO_")):
-            monkeypatch.delenv(name)
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
 
 
 @pytest.fixture(scope="session")

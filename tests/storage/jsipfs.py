@@ -8,6 +8,7 @@ addresses and no bootstrap peers; its addresses are read from what it prints whe
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import shutil
@@ -52,6 +53,11 @@ class JsIpfs:
                 self.process.wait(timeout=20)
 
 
+def _die_with_parent() -> None:
+    """In the child: SIGTERM when the test process dies, so no daemon outlives a killed run."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def start(install_dir: Path, workdir: Path, deadline_s: float = 120.0) -> JsIpfs:
     """Start ``jsipfs daemon --offline`` on a fresh copy of the template under ``workdir``."""
     repo = workdir / "jsipfs-repo"
@@ -63,6 +69,7 @@ def start(install_dir: Path, workdir: Path, deadline_s: float = 120.0) -> JsIpfs
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        preexec_fn=_die_with_parent,
     )
     found: dict[str, str] = {}
     ready = threading.Event()
