@@ -37,7 +37,7 @@ from nosana_node.chain.addresses import OPEN_ACCESS_KEY, SYSTEM_PROGRAM, TOKEN_P
 from nosana_node.chain.endpoint import Endpoint
 from nosana_node.chain.interface import JobView, Posted, Worked, job_state
 from nosana_node.chain.program import JobsProgram
-from nosana_node.chain.provider import Provider, SendOptions
+from nosana_node.chain.provider import OnSigned, Provider, SendOptions, SignedTransaction
 from nosana_node.chain.pubsub import PubSub
 from nosana_node.chain.retry import Backoff
 from nosana_node.chain.rpc import AccountData, Memcmp, RpcClient
@@ -244,9 +244,21 @@ class ChainClient:
         return self.rpc.token_balance(self.nos_account(owner))
 
     # -- sending ----------------------------------------------------------------------------------
-    def _send(self, action: str, instructions: list[Instruction], signers: Sequence[Keypair] = ()) -> str:
+    def _send(
+        self,
+        action: str,
+        instructions: list[Instruction],
+        signers: Sequence[Keypair] = (),
+        on_signed: OnSigned | None = None,
+    ) -> str:
         self.program  # noqa: B018 - error names come from the IDL
-        return self.provider.send(instructions, signers, action=action)
+        return self.provider.send(instructions, signers, action=action, on_signed=on_signed)
+
+    def resume(self, signed: SignedTransaction, *, action: str) -> bool:
+        """Whether a transaction signed earlier (its bytes saved) landed: sent again while its
+        blockhash is valid; False once it expired without landing (see ``Provider.resume``)."""
+        self.program  # noqa: B018 - error names come from the IDL
+        return self.provider.resume(signed, action=action)
 
     def _ensure_token_accounts(self, owners: Sequence[Pubkey]) -> list[Instruction]:
         """Create-if-missing instructions for the NOS accounts of ``owners`` (paid by the wallet)."""
@@ -434,9 +446,18 @@ class ChainClient:
         signature = self._send("claim", [*pre, self.program.instruction("claim", accounts)], [run])
         return Worked(run.pubkey(), signature, job)
 
-    def finish(self, job: Pubkey, ipfs_result: bytes, *, run: Pubkey | None = None) -> str:
+    def finish(
+        self,
+        job: Pubkey,
+        ipfs_result: bytes,
+        *,
+        run: Pubkey | None = None,
+        on_signed: OnSigned | None = None,
+    ) -> str:
         """Post the result digest of a job this node runs; the node is paid into its NOS
-        account (created first when missing). The account list is the chain IDL's (10 or 11)."""
+        account (created first when missing). The account list is the chain IDL's (10 or 11).
+        ``on_signed`` sees each transaction signed before it is sent (to save it: a node that
+        dies after sending can tell on restart whether it landed, :meth:`resume`)."""
         if len(ipfs_result) != 32 or not any(ipfs_result):
             raise UserInputError("the result digest must be 32 bytes, not all zero")
         account = self._require_job(job)
@@ -457,7 +478,7 @@ class ChainClient:
             "token_program": TOKEN_PROGRAM,
         }
         ix = self.program.instruction("finish", accounts, ipfs_result=ipfs_result)
-        return self._send("finish", [*pre, ix])
+        return self._send("finish", [*pre, ix], on_signed=on_signed)
 
     def quit(self, job: Pubkey, *, run: Pubkey | None = None) -> str:
         """Give a running job up: it is Stopped and another node may claim it."""

@@ -16,6 +16,7 @@ from typing import Protocol, runtime_checkable
 from solders.pubkey import Pubkey
 
 from nosana_node.chain.accounts import JobAccount, JobState, MarketAccount, RunAccount, StakeAccount
+from nosana_node.chain.provider import SignedTransaction
 
 #: How clients show job states.
 STATE_NAMES = {
@@ -111,7 +112,15 @@ class Chain(Protocol):
     def work(self, market: Pubkey) -> Worked: ...
     def stop(self, market: Pubkey) -> str: ...
     def claim(self, job: Pubkey) -> Worked: ...
-    def finish(self, job: Pubkey, ipfs_result: bytes, *, run: Pubkey | None = None) -> str: ...
+    def finish(
+        self,
+        job: Pubkey,
+        ipfs_result: bytes,
+        *,
+        run: Pubkey | None = None,
+        on_signed: Callable[[SignedTransaction], None] | None = None,
+    ) -> str: ...
+    def resume(self, signed: SignedTransaction, *, action: str) -> bool: ...
     def quit(self, job: Pubkey, *, run: Pubkey | None = None) -> str: ...
 
     # watching

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +63,21 @@ class SendOptions:
     #: rebuilds with a new blockhash before giving up
     max_rebuilds: int = 5
     skip_preflight: bool = False
+
+
+@dataclass(frozen=True)
+class SignedTransaction:
+    """A transaction signed and about to be sent: what a caller keeps to learn later, even from
+    another process, whether it landed (``signature``) and to send it again (``raw``) while its
+    blockhash is valid (until block height ``last_valid``)."""
+
+    signature: str
+    raw: bytes
+    last_valid: int
+
+
+#: Called with each transaction signed, before it is sent (see :meth:`Provider.send`).
+OnSigned = Callable[[SignedTransaction], None]
 
 
 class _SignatureWaiter:
@@ -136,11 +151,18 @@ class Provider:
 
     # -- sending ----------------------------------------------------------------------------------
     def send(
-        self, instructions: Sequence[Instruction], signers: Sequence[Keypair] = (), *, action: str
+        self,
+        instructions: Sequence[Instruction],
+        signers: Sequence[Keypair] = (),
+        *,
+        action: str,
+        on_signed: OnSigned | None = None,
     ) -> str:
         """Send and confirm; the signature of the transaction that landed.
 
-        ``action`` names what is done in error messages (``finish``). Raises
+        ``action`` names what is done in error messages (``finish``). ``on_signed`` is called
+        with every transaction signed (each rebuild too) before it is first sent, so that a
+        caller can save it and, after a crash, tell whether it landed (:meth:`resume`). Raises
         :class:`TransactionFailed` (refused or failed on chain), :class:`ConfirmationTimeout`
         (rebuilt ``max_rebuilds`` times without landing) or a transport failure once the
         connection's retry budget is spent.
@@ -151,6 +173,8 @@ class Provider:
             blockhash, last_valid = self.connection.latest_blockhash()
             tx = Transaction(keypairs, Message(body, self.wallet.pubkey()), blockhash)
             signature = str(tx.signatures[0])
+            if on_signed is not None:
+                on_signed(SignedTransaction(signature, bytes(tx), last_valid))
             try:
                 self._submit(bytes(tx), signature, action)
                 if self._confirm(signature, last_valid, action):
@@ -164,6 +188,22 @@ class Provider:
             f"{action}: not confirmed after {1 + self.options.max_rebuilds} blockhashes; "
             "the cluster may be congested (raise :chain :priority-fee-cap)"
         )
+
+    def resume(self, signed: SignedTransaction, *, action: str) -> bool:
+        """Follow a transaction signed earlier (maybe by a process that died): True once it has
+        landed (sent again, byte for byte, while its blockhash is valid: it cannot land twice);
+        False when its blockhash expired without it landing (it never will). Raises
+        :class:`TransactionFailed` when it landed with an error."""
+        status = self._status(signed.signature)
+        if status is not None:
+            return self._landed(signed.signature, status, action)
+        if self.connection.block_height() > signed.last_valid:
+            return False
+        try:
+            self._submit(signed.raw, signed.signature, action)
+            return self._confirm(signed.signature, signed.last_valid, action)
+        except BlockhashExpired:
+            return False
 
     def _submit(self, raw: bytes, signature: str, action: str) -> None:
         """Send ``raw`` until an answer comes; an answer lost on the way is sent again."""
