@@ -40,6 +40,7 @@ from nosana_node.flow.model import Flow, FlowStatus
 from nosana_node.flow.store import FlowBusyError
 from nosana_node.node.documents import JobDocumentError, compile_job_document, fetch_job_document
 from nosana_node.node.events import NodeEvent
+from nosana_node.node.failpoints import crash_point
 from nosana_node.node.parts import NodeParts
 from nosana_node.node.results import RESULT_STATUS, result_document
 from nosana_node.node.state import JobRecord, Step
@@ -217,6 +218,7 @@ class JobProcessor:
         cid = parts.storage.put_json(doc)
         self._save(step=Step.RESULT_STORED, result_cid=str(cid), status=status, error=doc.get("error"))
         self._event("result-stored", cid=str(cid), status=status)
+        crash_point("result-stored")
 
     def _publish_artifacts(self, flow: Flow | None) -> dict[tuple[str, str], str]:
         """Store the flow's artifacts up to ``:node :publish-artifacts`` bytes each; their CIDs."""
@@ -256,6 +258,7 @@ class JobProcessor:
             if not self._settled(digest):
                 raise exc from None
             return
+        crash_point("finish-landed")
         self._finished(signature)
 
     def _signed(self, signed: SignedTransaction) -> None:
@@ -266,6 +269,7 @@ class JobProcessor:
             finish_last_valid=signed.last_valid,
         )
         self._event("finish-sent", signature=signed.signature)
+        crash_point("finish-signed")
 
     def _settled(self, digest: bytes) -> bool:
         """After a finish failed: True when the chain shows the job settled anyway (our finish

@@ -36,6 +36,7 @@ from nosana_node.chain.failures import TransactionFailed
 from nosana_node.chain.retry import Backoff
 from nosana_node.errors import NosanaError
 from nosana_node.node.events import NodeEvent
+from nosana_node.node.failpoints import crash_point
 from nosana_node.node.jobs import JobProcessor
 from nosana_node.node.parts import NodeParts
 from nosana_node.node.state import JobRecord, Step
@@ -202,6 +203,7 @@ class Node:
         )
         self._pending[key] = self.parts.db.save(record)
         self.parts.events.publish(NodeEvent("claimed", record.job, record.run, {"run_time": run.time}))
+        crash_point("claimed")
 
     def _start(self, record: JobRecord, give_up: str | None) -> None:
         processor = JobProcessor(self.parts, record)
