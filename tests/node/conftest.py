@@ -59,9 +59,7 @@ NodeFactory = Callable[..., NodeProcess]
 
 
 @pytest.fixture
-def start_node(
-    served: Served, endpoint: Endpoint, market: Market, tmp_path: Path
-) -> Iterator[NodeFactory]:
+def start_node(served: Served, endpoint: Endpoint, market: Market, tmp_path: Path) -> Iterator[NodeFactory]:
     """``start_node(keypair=None, home=None, rpc_url=None, ws_url=None, env={})``: a node process
     on this test's market (a fresh wallet and home unless given). Stopped after the test; no
     container of its home may be left."""

@@ -65,12 +65,14 @@ def test_bad_documents_are_finished_with_a_failed_result_saying_why(
     node = start_node()
     node.wait_line(r"waiting in the queue")
     missing = market.client.list_job(market.address, Cid.parse(_cid_of(b"never stored")).to_chain(), 600).job
+    bad_pipeline = "global:\n  image: x\njobs:\n  - name: a\n    comands: [ls]\n"
+    jobdef = {"version": "0.1", "type": "container", "ops": []}
     cases = {
         missing: ("missing", "not found"),
         market.post_document(b"{not json"): ("not-json", "is not JSON"),
         market.post_document({"hello": "world"}): ("unknown-format", "unknown job document format"),
-        market.post("global:\n  image: x\njobs:\n  - name: a\n    comands: [ls]\n"): ("invalid", "invalid pipeline"),
-        market.post_document({"version": "0.1", "type": "container", "ops": []}): ("unsupported", "job definition"),
+        market.post(bad_pipeline): ("invalid", "invalid pipeline"),
+        market.post_document(jobdef): ("unsupported", "job definition"),
         market.post_document(
             {"type": "Pipeline", "pipeline": pipeline("true"), "url": "file:///etc", "commit": None}
         ): ("invalid", "not a repository URL"),
@@ -83,9 +85,8 @@ def test_bad_documents_are_finished_with_a_failed_result_saying_why(
         assert doc["jobs"] == [] and doc["results"] == {}
     # a secret of the node's vault is not given to a market job: its op fails before it starts
     mark = node.mark()
-    job = market.post(
-        pipeline("echo $TOKEN", extra="    environment:\n      TOKEN: {type: nos/vault, value: ci/npm#token}\n")
-    )
+    secret = "    environment:\n      TOKEN: {type: nos/vault, value: ci/npm#token}\n"
+    job = market.post(pipeline("echo $TOKEN", extra=secret))
     market.wait_done(job)
     doc = market.result(job)
     assert doc["status"] == "failed" and "do not read this node's vault" in doc["jobs"][0]["error"]

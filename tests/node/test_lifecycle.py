@@ -60,7 +60,7 @@ def test_a_job_ended_by_its_poster_loses_its_container_within_2s_and_the_node_go
 def test_a_job_past_its_deadline_is_killed_and_finished_expired(
     tmp_path: Path, market: Market, start_node: NodeFactory
 ) -> None:
-    node, events = _started(tmp_path, start_node)
+    _, events = _started(tmp_path, start_node)
     with events:
         job = market.post(pipeline("echo before", "sleep 600"), timeout=3)
         events.wait("start")
@@ -74,7 +74,9 @@ def test_a_job_past_its_deadline_is_killed_and_finished_expired(
     assert doc["results"]["work"][0] == "expired"
 
 
-def test_an_extend_seen_on_chain_moves_the_deadline(tmp_path: Path, market: Market, start_node: NodeFactory) -> None:
+def test_an_extend_seen_on_chain_moves_the_deadline(
+    tmp_path: Path, market: Market, start_node: NodeFactory
+) -> None:
     node, events = _started(tmp_path, start_node)
     with events:
         job = market.post(pipeline(WAIT_FOR_GO, "echo done"), timeout=4)
@@ -97,7 +99,7 @@ def test_an_extend_seen_on_chain_moves_the_deadline(tmp_path: Path, market: Mark
 def test_a_job_whose_deadline_passed_before_it_was_seen_is_finished_expired_at_once(
     served: Served, tmp_path: Path, market: Market, start_node: NodeFactory
 ) -> None:
-    node, events = _started(tmp_path, start_node)
+    _, events = _started(tmp_path, start_node)
     served.net.chain.warp(-3600)  # the run is made an hour in the past: its deadline is gone
     try:
         with events:
