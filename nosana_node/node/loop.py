@@ -131,7 +131,7 @@ class Node:
                     self._join()
                 elif self._queued and now >= self._recheck_at:
                     self._recheck()
-        if self._stopping and self._queued and not (hurry and self._left_tried):
+        if self._stopping and self._queued and not self._left_tried:
             self._leave()
         if self._current is not None and hurry:
             self._current.interrupt(
@@ -172,7 +172,7 @@ class Node:
             return False
         now = time.monotonic()
         hurry = self._hurry(now)
-        if self._queued and not (hurry and self._left_tried):
+        if self._queued and not self._left_tried:
             return False
         if not self._pending:
             return True
@@ -311,18 +311,28 @@ class Node:
             self._seen(address, run)
 
     def _leave(self) -> None:
+        """``stop``, tried once (the client retries transient failures for ``:chain
+        :retry-for``); a node that could not leave may be given a job: its next start takes it."""
         self._left_tried = True
         try:
             self.parts.chain.stop(self.parts.market)
         except TransactionFailed as exc:
             if exc.program_error not in ("NotInMarketQueue", "MarketInWrongState"):
-                log.warning("leaving the queue of market %s failed: %s", self.parts.market, exc)
+                self._leave_failed(exc)
                 return
         except NosanaError as exc:
-            log.warning("leaving the queue of market %s failed: %s", self.parts.market, exc)
+            self._leave_failed(exc)
             return
         self._queued = False
         self.parts.events.publish(NodeEvent("left-queue", data={"market": str(self.parts.market)}))
+
+    def _leave_failed(self, exc: NosanaError) -> None:
+        log.warning(
+            "could not leave the queue of market %s: %s; a job the market gives this node meanwhile "
+            "is taken up when it starts again",
+            self.parts.market,
+            exc,
+        )
 
     # -- stopping -------------------------------------------------------------------------------------
     def _stop(self, hurry: bool) -> None:
