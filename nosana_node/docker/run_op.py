@@ -137,11 +137,15 @@ class DockerRun(OpType):
         except EngineError as exc:
             return OpOutcome.failed(Reason.ENGINE, str(exc))
         settled = False  # False while an exception (cancelled, an error, a bug) is leaving
+        # cancelled at any point of the container's life (resources going in, running, artifacts
+        # coming out): it goes at once, whatever this thread is doing
+        forget = ctx.cancel.on_cancel(lambda _: service.remove_now(container_id))
         try:
             outcome = self._run_container(ctx, service, container_id, work_dir, placements)
             settled = True
             return outcome
         finally:
+            forget()
             if settled:
                 service.remove_later(container_id)
             else:  # leaving on an exception: the container goes before the op ends
