@@ -29,6 +29,7 @@ import docker
 
 from nosana_node import wiring
 from nosana_node.docker import labels
+from nosana_node.docker.run_op import run_args
 from nosana_node.flow.cancel import CancelReason
 from nosana_node.flow.model import Flow, Op
 from nosana_node.flow.runner import FlowRunner
@@ -38,16 +39,7 @@ IMAGE = os.environ.get("NOSANA_BUSYBOX_IMAGE", "localhost/nosana-busybox:latest"
 
 
 def job(op_id: str, command: str, group: str | None) -> Op:
-    args = {
-        "image": IMAGE,
-        "commands": [{"cmd": command, "working_dir": None, "allow_failure": False}],
-        "work_dir": "/root/project",
-        "env": {},
-        "resources": [],
-        "artifacts": [],
-        "pull_auth": None,
-    }
-    return Op(id=op_id, type="docker/run", args=args, group=group)
+    return Op(id=op_id, type="docker/run", args=run_args(IMAGE, [command]), group=group)
 
 
 class Events:

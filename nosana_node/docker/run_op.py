@@ -44,6 +44,28 @@ def _target(work_dir: str, path: str) -> str:
     return posixpath.normpath(posixpath.join(work_dir, path))
 
 
+def run_args(
+    image: str,
+    commands: list[str],
+    *,
+    work_dir: str = "/root/project",
+    env: dict[str, Any] | None = None,
+    resources: list[dict[str, Any]] | None = None,
+    artifacts: list[dict[str, Any]] | None = None,
+    pull_auth: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The arguments of a ``docker/run`` op running ``commands`` (plain strings) in ``image``."""
+    return {
+        "image": image,
+        "commands": [{"cmd": c, "working_dir": None, "allow_failure": False} for c in commands],
+        "work_dir": work_dir,
+        "env": dict(env or {}),
+        "resources": list(resources or []),
+        "artifacts": list(artifacts or []),
+        "pull_auth": pull_auth,
+    }
+
+
 class DockerRun(OpType):
     """Run a job's commands in a fresh container."""
 
