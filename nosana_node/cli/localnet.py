@@ -8,6 +8,7 @@ over JSON-RPC and sign with the admin keypair kept in that ledger.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -93,7 +94,11 @@ async def _serve(net: Any, host: str, rpc_port: int, ws_port: int, as_json: bool
 
     server = LocalnetServer(net.chain, host, rpc_port, ws_port)
     await server.start()
+    served = net.ledger.path / "endpoint.json"  # how clients with --network localnet find us
     try:
+        served.write_text(
+            json.dumps({"rpc_url": server.rpc_url, "ws_url": server.ws_url, "pid": os.getpid()}) + "\n"
+        )
         summary = net.summary(server.rpc_url, server.ws_url)
         if as_json:
             sys.stdout.write(json.dumps(summary) + "\n")
@@ -106,6 +111,7 @@ async def _serve(net: Any, host: str, rpc_port: int, ws_port: int, as_json: bool
             loop.add_signal_handler(signum, stop.set)
         await stop.wait()
     finally:
+        served.unlink(missing_ok=True)
         await server.stop()
     if not as_json:
         print("local market stopped; ledger saved", file=sys.stderr)
