@@ -13,7 +13,9 @@ Each part has one function that takes the loaded configuration and returns it bu
   backend as a run resolves secrets (with ``nosana/secret`` values);
 - :func:`op_types`: the op types this application runs (built-in ones, then those of installed
   packages' ``nosana_node.ops`` entry points, loaded when a flow names one that is not built in);
-- :func:`flow_runner`: all of the above, ready to run flows.
+- :func:`flow_runner`: all of the above, ready to run flows;
+- :func:`chain_for`: the chain client of the configured network (``:network``, ``:rpc-url``,
+  ``:ws-url``, ``:keypair``, ``:markets``, ``:chain``).
 
 Other parts join the same way, one ``…_for(loaded)`` function each (the content store, the chain
 client), so that every command gets them built alike from one configuration.
@@ -29,6 +31,9 @@ from nosana_node.config.logs import setup_logging
 from nosana_node.config.options import ConfigOptions, current
 
 if TYPE_CHECKING:
+    from solders.keypair import Keypair
+
+    from nosana_node.chain.client import ChainClient
     from nosana_node.clock import Clock
     from nosana_node.config.schema import NodeConfig
     from nosana_node.flow.events import Reporter
@@ -125,3 +130,22 @@ def flow_runner(
         context=context,
         clock=clock or SYSTEM_CLOCK,
     )
+
+
+def chain_for(
+    loaded: LoadedConfig, *, role: str = "client", wallet: Keypair | None = None, readonly: bool = False
+) -> ChainClient:
+    """The chain client of the configured network, signing as ``wallet``, else ``:keypair``, else
+    (localnet only) the local market's test wallet for ``role`` (``client`` posts jobs, ``node``
+    runs them). ``readonly``: no keypair needed (a throwaway wallet that never signs)."""
+    from solders.keypair import Keypair
+
+    from nosana_node.chain.client import ChainClient, ClientOptions
+    from nosana_node.chain.endpoint import endpoint_for, wallet_for
+
+    config = loaded.config
+    endpoint = endpoint_for(config)
+    if wallet is None:
+        can_sign = bool(config.keypair) or endpoint.network == "localnet"
+        wallet = wallet_for(config, endpoint, role) if can_sign or not readonly else Keypair()
+    return ChainClient.connect(endpoint, wallet, ClientOptions.from_config(config))

@@ -37,7 +37,7 @@ def _print(problems: list[Problem]) -> None:
 
 @app.command()
 def validate(
-    file: Path = typer.Argument(..., help="Pipeline file (YAML).", show_default=False),
+    file: Path = typer.Argument(..., metavar="FILE", help="Pipeline file (YAML).", show_default=False),
     json_out: bool = options.flag("--json", help="Print the result (and the compiled flow) as JSON."),
     strict: bool = STRICT,
 ) -> None:
@@ -86,7 +86,7 @@ def validate(
 
 @app.command()
 def run(
-    file: Path = typer.Argument(..., help="Pipeline file (YAML).", show_default=False),
+    file: Path = typer.Argument(..., metavar="FILE", help="Pipeline file (YAML).", show_default=False),
     json_out: bool = options.JSON,
     workspace: Path | None = typer.Option(
         None,

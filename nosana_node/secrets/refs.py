@@ -68,8 +68,8 @@ class SecretResolver(Protocol):
     """Resolves secret references to values, in memory, at the moment an op starts.
 
     Implementations raise :class:`nosana_node.errors.SecretError` naming the reference (never a
-    value) when the secret is missing, denied or the backend is unreachable, and register each
-    value they return with the process masker.
+    value) when the secret is missing, denied or the backend is unreachable. The caller registers
+    each value it gets with its mask scope (a flow's resolver does, before using it).
     """
 
     def resolve(self, ref: SecretRef) -> str:
