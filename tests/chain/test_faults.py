@@ -271,3 +271,33 @@ def test_watches_see_assignments_and_job_changes_through_closing_sockets(
     finally:
         watch.close()
     assert len({address for address, _ in runs}) == 3  # each run reported once
+
+
+def test_finish_reports_each_signature_before_sending_it(
+    served: Served,
+    proxied: Callable[..., tuple[FaultProxy, Endpoint]],
+    connect: Callable[..., ChainClient],
+    landed: Landed,
+) -> None:
+    finishes: list[str] = []
+
+    def rule(method: str, params: list[Any]) -> str | None:
+        if method == "sendTransaction" and armed:
+            finishes.append(params[0])
+            if len(finishes) == 1:  # the first finish is lost while its blockhash expires
+                served.net.chain.skip_slots(200)
+                return "drop-before"
+        return None
+
+    armed = False
+    _, faulty = proxied(FaultPlan(), rule)
+    client, node = connect("client-1", QUICK, faulty), connect("node-1", QUICK, faulty)
+    market = faulty.market("default")
+    posted = client.list_job(market, digest("job"), 600)
+    node.work(market)
+    signed: list[str] = []
+    armed = True
+    signature = node.finish(posted.job, digest("result"), on_signed=signed.append)
+    assert len(signed) == 2 and signed[-1] == signature  # rebuilt once, each reported before sending
+    assert node.signature_status(signed[0]) is None and node.signature_status(signature)["err"] is None
+    assert landed.count()[("finish", str(posted.job))] == 1
