@@ -54,10 +54,10 @@ def _admin(ledger: Path | None) -> Any:
 def start(
     ledger: Path | None = typer.Option(None, "--ledger", help=LEDGER_HELP),
     rpc_port: int | None = typer.Option(
-        None, "--rpc-port", min=0, max=65535, help="JSON-RPC port [:ports :rpc]."
+        None, "--rpc-port", min=0, max=65535, help="JSON-RPC port. Default: 8899 (config ports.rpc)."
     ),
     ws_port: int | None = typer.Option(
-        None, "--ws-port", min=0, max=65535, help="WebSocket port [:ports :ws]."
+        None, "--ws-port", min=0, max=65535, help="WebSocket port. Default: 8900 (config ports.ws)."
     ),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     reset: bool = typer.Option(False, "--reset", help="Delete the ledger first and start from genesis."),

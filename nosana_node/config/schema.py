@@ -213,6 +213,14 @@ class VaultConfig:
     renew: bool = field(
         default=True, metadata=meta(Boolean(), "Renew the token before it expires (approle: log in again).")
     )
+    nosana_endpoint: str | None = field(
+        default=None,
+        metadata=meta(
+            Text(),
+            "Nosana secrets manager the node logs in to (with its keypair) for pipelines' nosana/secret"
+            " values naming it; other nosana/secret values are read from this vault by name.",
+        ),
+    )
 
 
 @dataclass(frozen=True)
