@@ -8,11 +8,13 @@ prefixed with the job name and ``|`` (stdout), ``!`` (stderr) or ``·`` (node me
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Hashable
 from typing import Any, TextIO
 
 from nosana_node.artifacts.store import human_size
 from nosana_node.flow.model import Flow, FlowStatus, Op, OpStatus
 from nosana_node.secrets.masking import process_masker
+from nosana_node.terminal import SgrMode, neutralise
 
 MARKS = {"stdout": "|", "stderr": "!", "node": "·"}
 ICONS = {
@@ -77,36 +79,83 @@ def closing_line(flow: Flow) -> str:
     return f"flow {flow.id} {flow.status} in {_seconds(duration)}"
 
 
-class _Lines:
-    """Splits streamed text into whole lines per (op, stream)."""
+#: Characters of one line shown live; the rest of a longer line is left to the stored log.
+LINE_CAP = 16 * 1024
 
-    def __init__(self) -> None:
-        self._partial: dict[tuple[str, str], str] = {}
 
-    def feed(self, op: Op, stream: str, text: str) -> list[str]:
-        key = (op.id, stream)
-        lines = (self._partial.pop(key, "") + text).split("\n")
-        rest = lines.pop()
-        if rest:
-            self._partial[key] = rest
+def cut_marker(cap: int) -> str:
+    """What ends a line cut at ``cap`` characters."""
+    return f" … [line cut at {cap} characters: the rest of it is only in the stored log]"
+
+
+class LineSplitter:
+    """Splits streamed text into whole lines per key (an op and a stream), in linear time.
+
+    A line is released when its newline arrives (or by :meth:`flush`). A line longer than
+    ``cap`` characters is released at once, cut at the cap and ended by :func:`cut_marker`; the
+    rest of it, up to its newline, is dropped. ``cap=None`` keeps lines whole. Each character
+    is looked at once: text without newlines is collected in pieces, never re-joined or
+    re-scanned per chunk.
+    """
+
+    def __init__(self, cap: int | None = LINE_CAP) -> None:
+        self._cap = cap
+        self._pieces: dict[Hashable, list[str]] = {}
+        self._sizes: dict[Hashable, int] = {}
+        self._cutting: set[Hashable] = set()  # keys whose current line was cut: drop to newline
+
+    def feed(self, key: Hashable, text: str) -> list[str]:
+        """Add ``text``; return the lines it completes (without their newline)."""
+        lines: list[str] = []
+        parts = text.split("\n")
+        last = len(parts) - 1
+        for index, part in enumerate(parts):
+            ended = index < last  # a newline follows this part
+            if key in self._cutting:
+                if ended:
+                    self._cutting.discard(key)
+                continue
+            size = self._sizes.get(key, 0)
+            if self._cap is not None and size + len(part) > self._cap:
+                head = "".join(self._pieces.pop(key, ())) + part[: self._cap - size]
+                self._sizes.pop(key, None)
+                lines.append(head + cut_marker(self._cap))
+                if not ended:
+                    self._cutting.add(key)
+            elif ended:
+                pieces = self._pieces.pop(key, None)
+                self._sizes.pop(key, None)
+                lines.append("".join(pieces) + part if pieces else part)
+            elif part:
+                self._pieces.setdefault(key, []).append(part)
+                self._sizes[key] = size + len(part)
         return lines
 
-    def flush(self, op: Op) -> list[tuple[str, str]]:
+    def flush(self, match: Callable[[Any], bool] = lambda key: True) -> list[tuple[Any, str]]:
+        """Release the unfinished lines of the keys ``match`` accepts, as ``(key, line)``."""
         out = []
-        for key in [k for k in self._partial if k[0] == op.id]:
-            out.append((key[1], self._partial.pop(key)))
+        for key in [k for k in self._pieces if match(k)]:
+            self._sizes.pop(key, None)
+            out.append((key, "".join(self._pieces.pop(key))))
+        self._cutting = {k for k in self._cutting if not match(k)}
         return out
 
 
+def shown_line(line: str, sgr: SgrMode) -> str:
+    """A line of job output as shown: a CRLF's carriage return dropped, controls made inert."""
+    return neutralise(line.removesuffix("\r"), sgr)
+
+
 class PlainDisplay:
-    """Plain text for logs and pipes."""
+    """Plain text for logs and pipes: no escape sequence at all (job colours are dropped, every
+    other control character is shown escaped)."""
 
     def __init__(self, stream: TextIO) -> None:
         self._out = stream
-        self._lines = _Lines()
+        self._lines = LineSplitter()
 
     def _write(self, text: str) -> None:
-        self._out.write(text + "\n")
+        self._out.write(neutralise(text) + "\n")
         self._out.flush()
 
     def flow_started(self, flow: Flow, resumed: bool) -> None:
@@ -122,20 +171,23 @@ class PlainDisplay:
             f"▶ {registry.get(op.type).describe(op)}" + (f" · attempt {attempt}" if attempt > 1 else "")
         )
 
-    def op_output(self, op: Op, stream: str, text: str) -> None:
-        prefix = f"{op.id} {MARKS.get(stream, '|')} "
-        lines = self._lines.feed(op, stream, text)
+    def _lines_out(self, op: Op, stream: str, lines: list[str]) -> None:
         if lines:
-            self._out.write("".join(f"{prefix}{line}\n" for line in lines))
+            prefix = f"{neutralise(op.id)} {MARKS.get(stream, '|')} "
+            self._out.write("".join(f"{prefix}{shown_line(line, 'strip')}\n" for line in lines))
             self._out.flush()
 
+    def op_output(self, op: Op, stream: str, text: str) -> None:
+        self._lines_out(op, stream, self._lines.feed((op.id, stream), text))
+
     def op_finished(self, flow: Flow, op: Op) -> None:
-        for stream, line in self._lines.flush(op):
-            self._write(f"{op.id} {MARKS.get(stream, '|')} {line}")
+        for (_, stream), line in self._lines.flush(lambda key: key[0] == op.id):
+            self._lines_out(op, stream, [line])
         self._write(f"{ICONS[flow.states[op.id].status]} {op.id} {status_text(flow, op)}")
 
     def flow_finished(self, flow: Flow) -> None:
         rows = [("JOB", "STATUS", "EXIT", "TIME", "ARTIFACTS"), *summary_rows(flow)]
+        rows = [tuple(neutralise(cell) for cell in row) for row in rows]
         widths = [max(len(row[i]) for row in rows) for i in range(4)]
         for row in rows:
             self._write(
@@ -149,7 +201,11 @@ class PlainDisplay:
 
 
 class RichDisplay:
-    """A terminal display: streaming log lines above a live progress bar."""
+    """A terminal display: streaming log lines above a live progress bar.
+
+    A job's colours (SGR) are rendered; every other control sequence in its output, and every
+    control character in names and messages, is shown escaped.
+    """
 
     def __init__(self, stream: TextIO) -> None:
         from rich.console import Console
@@ -173,12 +229,13 @@ class RichDisplay:
             transient=True,
         )
         self._task: Any = None
-        self._lines = _Lines()
+        self._lines = LineSplitter()
+        self._decoders: dict[tuple[str, str], Any] = {}  # (op, stream): colours go on across lines
 
     def _print(self, *parts: tuple[str, str]) -> None:
         from rich.text import Text
 
-        self.console.print(Text.assemble(*parts), soft_wrap=True)
+        self.console.print(Text.assemble(*((neutralise(t), s) for t, s in parts)), soft_wrap=True)
 
     def flow_started(self, flow: Flow, resumed: bool) -> None:
         done = sum(flow.states[op.id].status.finished for op in flow.ops)
@@ -196,16 +253,34 @@ class RichDisplay:
             (registry.get(op.type).describe(op), "bold"),
             (f" · attempt {attempt}" if attempt > 1 else "", "dim"),
         )
-        self._progress.update(self._task, description=op.id)
+        self._progress.update(self._task, description=neutralise(op.id))
+
+    def _lines_out(self, op: Op, stream: str, lines: list[str]) -> None:
+        from rich.ansi import AnsiDecoder
+        from rich.text import Text
+
+        decoder = self._decoders.setdefault((op.id, stream), AnsiDecoder())
+        style = {"stderr": "yellow", "node": "cyan"}.get(stream, "")
+        prefix = f"{neutralise(op.id)} {MARKS.get(stream, '|')} "
+        if not lines:
+            return
+        out = Text()
+        for index, line in enumerate(lines):
+            body = decoder.decode_line(shown_line(line, "keep"))
+            body.style = style  # the stream's colour, under the job's own
+            out.append("\n" if index else "")
+            out.append(prefix, "dim")
+            out.append_text(body)
+        self.console.print(out, soft_wrap=True)  # one print (one redraw of the bar) per chunk
 
     def op_output(self, op: Op, stream: str, text: str) -> None:
-        style = {"stderr": "yellow", "node": "cyan"}.get(stream, "")
-        for line in self._lines.feed(op, stream, text):
-            self._print((f"{op.id} {MARKS.get(stream, '|')} ", "dim"), (line, style))
+        self._lines_out(op, stream, self._lines.feed((op.id, stream), text))
 
     def op_finished(self, flow: Flow, op: Op) -> None:
-        for stream, line in self._lines.flush(op):
-            self._print((f"{op.id} {MARKS.get(stream, '|')} ", "dim"), (line, ""))
+        for (_, stream), line in self._lines.flush(lambda key: key[0] == op.id):
+            self._lines_out(op, stream, [line])
+        for key in [k for k in self._decoders if k[0] == op.id]:
+            del self._decoders[key]
         status = flow.states[op.id].status
         style = "yellow" if status is OpStatus.FAILED and op.allow_failure else STYLES.get(status, "")
         self._print((f"{ICONS[status]} {op.id} ", f"bold {style}"), (status_text(flow, op), style))
@@ -220,7 +295,7 @@ class RichDisplay:
         for column in ("job", "status", "exit", "time", "artifacts"):
             table.add_column(column, style="dim" if column == "artifacts" else None)
         for row in summary_rows(flow):
-            table.add_row(*row)
+            table.add_row(*(neutralise(cell) for cell in row))
         self.console.print(table)
         style = "bold green" if flow.status is FlowStatus.SUCCEEDED else "bold red"
         icon = "✔" if flow.status is FlowStatus.SUCCEEDED else "✘"

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from nosana_node.cli import running
+from nosana_node.terminal import neutralise
 
 app = typer.Typer(help="Validate and run Nosana pipelines.", no_args_is_help=True)
 
@@ -36,7 +37,8 @@ def validate(
             json.dumps({"file": str(file), "valid": True, "jobs": jobs, "flow": flow.plan_json()}, indent=2)
         )
     else:
-        print(f"{file}: valid · {len(jobs)} job{'s' if len(jobs) != 1 else ''}: {' → '.join(jobs)}")
+        count = f"{len(jobs)} job{'s' if len(jobs) != 1 else ''}"
+        print(neutralise(f"{file}: valid · {count}: {' → '.join(jobs)}"))
 
 
 @app.command()
