@@ -36,6 +36,10 @@ class NullTerminal(io.TextIOBase):
         return True
 
 
+def describe(op: Op) -> str:
+    return f"{op.id} ({op.args['image']})"
+
+
 def make_flow() -> tuple[Flow, Op]:
     op = Op(id="flood", type="docker/run", args={"image": "busybox"})
     return Flow(id="bench", name="bench", ops=[op]), op
@@ -63,10 +67,10 @@ def measure(kind: str, total: int, tmp: Path) -> tuple[float, float]:
     results = []
     for name, chunk in (("without newlines", no_newline), ("with newlines", with_newlines)):
         if kind == "rich":
-            display: PlainDisplay | RichDisplay = RichDisplay(NullTerminal())
+            display: PlainDisplay | RichDisplay = RichDisplay(NullTerminal(), describe)
             display.console.width = 120
         else:
-            display = PlainDisplay(NullTerminal())
+            display = PlainDisplay(NullTerminal(), describe)
         seconds = feed(display, chunk, count, tmp / f"{kind}-{len(results)}.jsonl")
         results.append(seconds)
         print(f"  {kind:5} {name:17} {total / (1 << 20):5.0f} MiB: {seconds:7.2f} s")

@@ -141,20 +141,33 @@ def run_pipeline(
     **settings: Any,
 ) -> Any:
     """Validate, compile and run a pipeline in-process with a fresh runner; returns the flow."""
-    from nosana_node.runner import Runner
-    from nosana_node.settings import RunnerSettings
+    from nosana_node.pipeline.prepare import prepare_pipeline
 
     home.mkdir(parents=True, exist_ok=True)
     path = home.parent / f"pipeline-{len(list(home.parent.glob('pipeline-*.yml')))}.yml"
     path.write_text(text)
-    runner = Runner(
-        RunnerSettings(home=home, **{"job_timeout": 60, **settings}), secrets=secrets, context=context
-    )
+    runner = flow_runner(home, secrets=secrets, context=context, **settings)
     try:
-        flow, _ = runner.prepare_pipeline(path, workspace=workspace, fresh=True)
-        return runner.run(flow)
+        prepared = prepare_pipeline(path, runner.store, workspace=workspace, fresh=True, context=context)
+        return runner.run(prepared.flow, source_key=prepared.source_key)
     finally:
         runner.close()
+
+
+def flow_runner(
+    home: Path, *, secrets: Any = None, context: dict[str, str] | None = None, **settings: Any
+) -> Any:
+    """A flow runner on ``home`` with the application's op types (jobs time out after 60 s)."""
+    from nosana_node import wiring
+    from nosana_node.flow.runner import FlowRunner
+    from nosana_node.settings import RunnerSettings
+
+    return FlowRunner(
+        RunnerSettings(home=home, **{"job_timeout": 60, **settings}),
+        wiring.op_types(),
+        secrets=secrets,
+        context=context,
+    )
 
 
 def job_log(flow: Any, job: str, *streams: str) -> str:

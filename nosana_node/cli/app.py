@@ -30,6 +30,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,  # plain help: flags show no value, "[default: …]" stays as written
 )
 app.add_typer(pipeline_cli.app, name="pipeline")
 app.add_typer(flow_cli.app, name="flow")

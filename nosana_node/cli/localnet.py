@@ -24,9 +24,9 @@ LEDGER_HELP = "Ledger directory. Default: <home>/localnet."
 
 
 def _config() -> Any:
-    from nosana_node.config.runner import load_for_cli
+    from nosana_node import wiring
 
-    return load_for_cli().config
+    return wiring.load_configuration().config
 
 
 def _ledger_dir(ledger: Path | None) -> Path:

@@ -20,9 +20,10 @@ app = typer.Typer(help="Read and write secrets in the configured vault.", no_arg
 
 
 def _open(ctx: typer.Context) -> Any:
-    from nosana_node.config.runner import vault_for_cli
+    from nosana_node import wiring
+    from nosana_node.config.options import from_context
 
-    return vault_for_cli()
+    return wiring.vault_for(wiring.load_configuration(from_context(ctx)))
 
 
 @app.command("get")

@@ -4,20 +4,16 @@ environment (typed access through ``environs``), and how it is shown."""
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nosana_node import units
 from nosana_node.config.files import expand, read_private_file
 from nosana_node.errors import ConfigError
 from nosana_node.secrets.value import Secret
 
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE)
-_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$", re.IGNORECASE)
-_DURATION_UNITS = {"ms": 0.001, "s": 1, "": 1, "m": 60, "h": 3600, "d": 86400}
 TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
 FALSE_WORDS = frozenset({"false", "no", "off", "0"})
 
@@ -157,49 +153,27 @@ class Choice(Kind):
 
 
 class Size(Kind):
-    """A byte size: an integer, or a number with a binary unit (k, m, g, t; 'b', 'ib' optional)."""
+    """A byte size (see :mod:`nosana_node.units`)."""
 
     label = "size (bytes, or 512m, 2g ...)"
 
     def from_value(self, value: Any) -> int:
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-            return value
-        if isinstance(value, str):
-            m = _SIZE.match(value)
-            if m:
-                return int(float(m.group(1)) * _SIZE_UNITS[m.group(2).lower()])
-        raise ValueError("a size (bytes, or a number with k, m, g or t)")
+        return units.parse_size(value)
 
     def show(self, value: Any) -> str:
-        if value is None:
-            return "-"
-        for unit, factor in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-            if value >= factor and value % factor == 0:
-                return f"{value // factor} {unit}"
-        return f"{value} bytes"
+        return "-" if value is None else units.size(value)
 
 
 class Duration(Kind):
-    """A duration in seconds: a number, or a number with a unit (ms, s, m, h, d)."""
+    """A duration in seconds (see :mod:`nosana_node.units`)."""
 
     label = "duration (seconds, or 30s, 5m, 2h ...)"
 
     def from_value(self, value: Any) -> float:
-        if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
-            return float(value)
-        if isinstance(value, str):
-            m = _DURATION.match(value)
-            if m:
-                return float(m.group(1)) * _DURATION_UNITS[(m.group(2) or "").lower()]
-        raise ValueError("a duration (seconds, or a number with ms, s, m, h or d)")
+        return units.parse_duration(value)
 
     def show(self, value: Any) -> str:
-        if value is None:
-            return "-"
-        for unit, factor in (("d", 86400), ("h", 3600), ("m", 60)):
-            if value >= factor and value % factor == 0:
-                return f"{int(value // factor)}{unit}"
-        return f"{value:g}s"
+        return "-" if value is None else units.duration(value)
 
 
 class Gpus(Kind):

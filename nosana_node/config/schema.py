@@ -28,11 +28,10 @@ from nosana_node.config.kinds import (
     Text,
 )
 from nosana_node.secrets.value import Secret
-from nosana_node.settings import RunnerSettings
+from nosana_node.units import GIB, MIB
 
 ENV_PREFIX = "NOSANA_"
-#: The runner's own defaults: the configuration's defaults for the same knobs are these.
-RUNNER = {f.name: f.default for f in dataclasses.fields(RunnerSettings)}
+PULL_POLICIES = ("always", "if-not-present", "never")
 
 #: Default JSON-RPC endpoint of each network.
 RPC_URLS = {
@@ -42,9 +41,10 @@ RPC_URLS = {
 }
 
 
-def meta(kind: Kind, doc: str, *, env: bool = True) -> dict[str, Any]:
-    """The metadata of a dataclass field declaring one setting."""
-    return {"kind": kind, "doc": doc, "env": env}
+def meta(kind: Kind, doc: str, *, env: bool = True, default_text: str | None = None) -> dict[str, Any]:
+    """The metadata of a dataclass field declaring one setting; ``default_text`` describes a
+    default that is derived rather than fixed (``$DOCKER_HOST or the local socket``)."""
+    return {"kind": kind, "doc": doc, "env": env, "default_text": default_text}
 
 
 def section(cls: type, doc: str) -> dict[str, Any]:
@@ -79,7 +79,7 @@ class PortsConfig:
 @dataclass(frozen=True)
 class StorageConfig:
     max_artifact_size: int = field(
-        default=RUNNER["artifact_cap"],
+        default=4 * GIB,
         metadata=meta(Size(), "Largest artifact (a tar taken from a container); a larger one fails the job."),
     )
 
@@ -90,42 +90,37 @@ class DockerConfig:
         default=None,
         metadata=meta(
             Text(),
-            "Docker engine API: unix:///var/run/docker.sock, tcp://host:2376. Default: DOCKER_HOST or local.",
+            "Docker engine API: unix:///var/run/docker.sock, tcp://host:2376.",
+            default_text="$DOCKER_HOST or the local socket",
         ),
     )
     api_timeout: float = field(
-        default=RUNNER["docker_timeout"],
+        default=120.0,
         metadata=meta(Duration(), "How long one engine API call may take (not the job)."),
     )
     pull_policy: str = field(
-        default=RUNNER["pull_policy"],
-        metadata=meta(
-            Choice(("never", "if-not-present", "always")), "When to pull a job's image from its registry."
-        ),
+        default="if-not-present",
+        metadata=meta(Choice(PULL_POLICIES), "When to pull a job's image: always, if-not-present, never."),
     )
-    cpus: float = field(
-        default=RUNNER["cpus"], metadata=meta(Number(0.01), "CPUs each job container may use.")
-    )
+    cpus: float = field(default=2.0, metadata=meta(Number(0.01), "CPUs each job container may use."))
     memory: int = field(
-        default=RUNNER["memory"],
+        default=4 * GIB,
         metadata=meta(Size(), "Memory limit of each job container (swap limited the same)."),
     )
-    pids: int = field(
-        default=RUNNER["pids"], metadata=meta(Integer(16), "Process limit of each job container.")
-    )
+    pids: int = field(default=4096, metadata=meta(Integer(16), "Process limit of each job container."))
     timeout: float = field(
-        default=RUNNER["job_timeout"],
+        default=3600.0,
         metadata=meta(Duration(), "Longest a job may run before its container is killed."),
     )
     max_log_size: int = field(
-        default=RUNNER["log_cap"],
+        default=16 * MIB,
         metadata=meta(Size(), "Log kept per job (stdout and stderr); the rest is cut with a marker."),
     )
     gpus: int | None = field(
-        default=RUNNER["gpus"], metadata=meta(Gpus(), "GPUs for job containers: none, all, or a count.")
+        default=None, metadata=meta(Gpus(), "GPUs for job containers: none, all, or a count.")
     )
     network: str = field(
-        default=RUNNER["network"],
+        default="bridge",
         metadata=meta(Text(), "Docker network mode of job containers (bridge, none, a name)."),
     )
 
@@ -199,7 +194,7 @@ class NodeConfig:
 
     home: Path = field(
         default=None,
-        metadata=meta(PathKind(), "State directory: flows, logs, artifacts. Default: ~/.nosana-node."),
+        metadata=meta(PathKind(), "State directory: flows, logs, artifacts.", default_text="~/.nosana-node"),
     )
     network: str = field(
         default="devnet",
@@ -209,7 +204,8 @@ class NodeConfig:
         ),
     )
     rpc_url: str | None = field(
-        default=None, metadata=meta(Text(), "Solana JSON-RPC URL. Default: the network's public endpoint.")
+        default=None,
+        metadata=meta(Text(), "Solana JSON-RPC URL.", default_text="the network's public endpoint"),
     )
     keypair: Secret | None = field(
         default=None,
@@ -253,10 +249,16 @@ class Setting:
     default: Any
     doc: str
     env: str | None  # NOSANA_DOCKER_MAX_LOG_SIZE
+    derived_default: str | None = None  # a default computed from elsewhere, in words
 
     @property
     def edn_name(self) -> str:
         return self.attr.replace("_", "-")
+
+    @property
+    def default_text(self) -> str:
+        """The default as people read it (``4 GiB``, ``1h``, ``$DOCKER_HOST or the local socket``)."""
+        return self.derived_default or self.kind.show(self.default)
 
 
 def _default(f: dataclasses.Field[Any]) -> Any:
@@ -284,7 +286,8 @@ def _setting(key: str, sec: str | None, f: dataclasses.Field[Any]) -> Setting:
     env = (
         ENV_PREFIX + key.upper().replace(".", "_").replace("-", "_") if f.metadata.get("env", True) else None
     )
-    return Setting(key, sec, f.name, f.metadata["kind"], _default(f), f.metadata["doc"], env)
+    m = f.metadata
+    return Setting(key, sec, f.name, m["kind"], _default(f), m["doc"], env, m.get("default_text"))
 
 
 SETTINGS: list[Setting] = _settings()

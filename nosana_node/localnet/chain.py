@@ -77,10 +77,6 @@ class Receipt:
     def ok(self) -> bool:
         return self.err is None
 
-    @property
-    def err_json(self) -> Any:
-        return error_json(self.err)
-
 
 @dataclass
 class Simulation:

@@ -36,7 +36,7 @@ from spl.token.instructions import (
 )
 
 from nosana_node.chain import pda, transactions
-from nosana_node.chain.accounts import JobType, MarketAccount
+from nosana_node.chain.accounts import JobType
 from nosana_node.chain.addresses import (
     MAINNET,
     OPEN_ACCESS_KEY,
@@ -234,11 +234,3 @@ def apply_genesis(
         genesis.markets[name] = MarketInfo(name, keypair.pubkey(), vault, settings[name])
     genesis.idl_address = write_idl(chain, program_id, admin.pubkey())
     return genesis
-
-
-def read_market(chain: ChainLike, address: Pubkey) -> MarketAccount:
-    """Decode a market account from the chain (ChainError if missing)."""
-    account = chain.get_account(address)
-    if account is None:
-        raise ChainError(f"market {address} not found")
-    return MarketAccount.decode(bytes(account.data))

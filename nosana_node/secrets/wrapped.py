@@ -6,7 +6,8 @@ than 57 bytes never appears on one line. Rules:
 - a *chain* is a run of base64 text (standard or URL-safe alphabet, padding) continued over line
   breaks (``\\n`` or ``\\r\\n``): each line but the last ends in a run of at least
   :data:`MIN_WIDTH` base64 characters and the next line starts with base64 characters;
-- the lines of a chain are joined and searched for the masked base64 forms; a match that crosses
+- the lines of a chain are joined and searched for the masked forms made of base64 characters
+  only (the base64 forms, and values that look like them); a match that crosses
   a line break is masked on every line it touches, however few of its characters a line holds
   (a match inside one line is the plain masker's business);
 - for a stream, :func:`hold_from` says where the trailing text starts that a chain continued
@@ -33,6 +34,11 @@ _B64_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_
 _JOINT = re.compile(rf"\n(?:(?<=[{_B64}]{{{MIN_WIDTH}}}\n)|(?<=[{_B64}]{{{MIN_WIDTH}}}\r\n))(?=[{_B64}])")
 _RUN = re.compile(rf"[{_B64}]+")
 _BREAK = re.compile(r"\r?\n")
+
+
+def encodable(form: str) -> bool:
+    """True when ``form`` is made of base64 characters only (so it may be found wrapped)."""
+    return _RUN.fullmatch(form) is not None
 
 
 def _run_start(text: str, pos: int) -> int:

@@ -50,7 +50,17 @@ def made(api: Any) -> Iterator[list[str]]:
 
 def _create(api: Any, store: str, runner: RunnerIdentity) -> str:
     spec = container.JobSpec(
-        image=IMAGE, script="sleep 30", work_dir="/", labels=labels.job_labels(store, runner, "f", "op")
+        image=IMAGE,
+        script="sleep 30",
+        work_dir="/",
+        env={},
+        labels=labels.job_labels(store, runner, "f", "op"),
+        name=None,
+        cpus=1,
+        memory=64 << 20,
+        pids=64,
+        gpus=None,
+        network="bridge",
     )
     return container.create(api, spec)
 

@@ -96,11 +96,11 @@ def test_artifacts_are_handed_along_three_jobs(home: Path) -> None:
     log = job_log(flow, "check")
     assert "first\nsecond\n" in log and "one.txt\n" in log
     assert "./first/out/one.txt\n./out/one.txt\n./out/two.txt\n" in log
-    made = flow.states["make"].results["artifacts"]["out"]
-    assert made["digest"].startswith("sha256:") and made["files"] == 1 and made["bytes"] == 6
-    blob = home / "flows" / flow.id / "artifacts" / "sha256" / made["digest"][7:]
-    assert hashlib.sha256(blob.read_bytes()).hexdigest() == made["digest"][7:]
-    assert blob.stat().st_size == made["size"]
+    made = flow.states["make"].results.artifacts["out"]
+    assert made.digest.startswith("sha256:") and made.files == 1 and made.bytes == 6
+    blob = home / "flows" / flow.id / "artifacts" / "sha256" / made.digest[7:]
+    assert hashlib.sha256(blob.read_bytes()).hexdigest() == made.digest[7:]
+    assert blob.stat().st_size == made.size
 
 
 def test_glob_artifacts_keep_only_matches(home: Path) -> None:

@@ -62,6 +62,10 @@ def test_a_long_line_is_cut_once_and_the_next_line_is_whole() -> None:
     assert split.feed("k", "y\n") == ["y"]
 
 
+def describe(op: Op) -> str:
+    return f"{op.id} ({op.args['image']})"
+
+
 def _flow(name: str) -> tuple[Flow, Op]:
     op = Op(id=name, type="docker/run", args={"image": "img\x1b]0;t\x07"})
     return Flow(id="f1", name=name, ops=[op]), op
@@ -70,7 +74,7 @@ def _flow(name: str) -> tuple[Flow, Op]:
 def test_plain_display_writes_no_control_character() -> None:
     out = io.StringIO()
     flow, op = _flow("job\x1b[2J")
-    display = PlainDisplay(out)
+    display = PlainDisplay(out, describe)
     display.flow_started(flow, resumed=False)
     display.op_started(flow, op)
     display.op_output(op, "stdout", HOSTILE + "\nsecond\r\n")
@@ -97,7 +101,7 @@ def test_rich_display_renders_colours_and_escapes_the_rest(monkeypatch: pytest.M
     monkeypatch.delenv("NO_COLOR", raising=False)
     out = Terminal()
     flow, op = _flow("job\x1b]0;t\x07")
-    display = RichDisplay(out)
+    display = RichDisplay(out, describe)
     display.flow_started(flow, resumed=False)
     display.op_started(flow, op)
     display.op_output(op, "stdout", "\x1b[31mred\nstill red\x1b[0m plain\n" + HOSTILE + "\n")

@@ -63,14 +63,11 @@ def test_run_with_bad_input_never_starts(tmp_path: Path, home: Path) -> None:
 def test_bad_flags_exit_2_with_one_line(tmp_path: Path, home: Path) -> None:
     path = write(tmp_path, "global: {}\njobs: [{name: a, commands: [x]}]\n")
     for flags, expected in [
-        (
-            ["--pull", "sometimes"],
-            "pull policy must be one of always, if-not-present, never, got 'sometimes'",
-        ),
-        (["--memory", "lots"], "invalid size 'lots'"),
-        (["--timeout", "soon"], "invalid duration 'soon'"),
-        (["--cpus", "two"], "--cpus: expected a number, got 'two'"),
-        (["--gpus", "many"], "invalid GPU request 'many'"),
+        (["--pull", "sometimes"], "--pull: cannot read 'sometimes' as one of always, if-not-present, never"),
+        (["--memory", "lots"], "--memory: cannot read 'lots' as a size (bytes, or a number with k, m, g"),
+        (["--timeout", "soon"], "--timeout: cannot read 'soon' as a duration (seconds, or a number with ms"),
+        (["--cpus", "two"], "--cpus: cannot read 'two' as a number"),
+        (["--gpus", "many"], "--gpus: cannot read 'many' as a GPU request (none, all, or a count)"),
         (["--context", "NOEQUALS"], "--context: expected NAME=VALUE"),
         (["--workspace", str(tmp_path / "absent")], "is not a directory"),
     ]:

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from nosana_node.artifacts.tarcheck import scan
 from nosana_node.errors import NosanaError
-from nosana_node.flow.model import Op, OpStatus
-from nosana_node.flow.registry import OpOutcome, OpType, op_type
+from nosana_node.flow.model import Op
+from nosana_node.flow.registry import OpOutcome, OpType
+from nosana_node.flow.results import ArtifactRecord, OpResults, Reason
 
 if TYPE_CHECKING:
     from nosana_node.flow.context import OpContext
@@ -31,9 +32,10 @@ def _as_root(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
     return info
 
 
-@op_type("checkout/local")
 class LocalCheckout(OpType):
     """Archive a local directory as the ``checkout`` artifact."""
+
+    name = "checkout/local"
 
     def validate(self, args: dict[str, Any]) -> list[str]:
         path = args.get("path")
@@ -47,11 +49,12 @@ class LocalCheckout(OpType):
     def run(self, ctx: OpContext) -> OpOutcome:
         root = Path(ctx.args["path"])
         if not root.is_dir():
-            return OpOutcome.failed(f"workspace {root} is not a directory")
+            return OpOutcome.failed(Reason.RESOURCE, f"workspace {root} is not a directory")
         with ctx.artifacts.writer(ctx.settings.artifact_cap, "the workspace") as writer:
             try:
                 with tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT) as tar:
                     for entry in sorted(os.listdir(root)):
+                        ctx.cancel.check()
                         tar.add(root / entry, arcname=entry, filter=_as_root)
             except OSError as exc:
                 raise NosanaError(
@@ -61,5 +64,5 @@ class LocalCheckout(OpType):
             summary = scan(writer.tmp_path)
             blob = writer.commit()
         ctx.log.note(f"workspace {root}: {summary.files} files, {summary.bytes} bytes ({blob.digest})")
-        record = {"digest": blob.digest, "size": blob.size, "path": str(root), "files": summary.files}
-        return OpOutcome(OpStatus.SUCCEEDED, exit_code=0, results={"artifacts": {ARTIFACT: record}})
+        record = ArtifactRecord(blob.digest, blob.size, str(root), summary.files, summary.bytes)
+        return OpOutcome.succeeded(0, OpResults(artifacts={ARTIFACT: record}))
