@@ -7,6 +7,7 @@ prefixed with the job name and ``|`` (stdout), ``!`` (stderr) or ``·`` (node me
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Hashable
 from typing import Any, TextIO
@@ -196,6 +197,69 @@ class PlainDisplay:
         self._write(f"· {process_masker().mask(text)}")
 
 
+STREAM_SGR = {"stderr": "\x1b[33m", "node": "\x1b[36m"}  # yellow, cyan
+SGR_RESET = "\x1b[0m"
+SGR_DIM = "\x1b[2m"
+_SGR = re.compile(r"\x1b\[([0-9;:]*)m")
+
+
+def _follow_sgr(active: list[str], line: str) -> None:
+    """Keep ``active`` the SGR sequences still in force after ``line`` (since the last reset;
+    at most 8), so a job's colour goes on over its next lines as on its own terminal."""
+    for match in _SGR.finditer(line):
+        if match.group(1) in ("", "0"):
+            active.clear()
+        else:
+            active.append(match.group())
+    del active[:-8]
+
+
+class _OutputLines:
+    """Job output lines for rich, already rendered (a dim prefix, then the line with its own
+    colours, inert but for SGR) and written as they are: one segment for the whole batch, no
+    text layout per line, so the cost stays about a copy of the text."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich.segment import Segment
+
+        yield Segment(self.text)
+
+
+class _StatusLine:
+    """The line under the streaming log: spinner, current job, bar, jobs done, time elapsed.
+
+    One short line of text, rendered again at every print above it: kept cheap (no table)."""
+
+    SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+    WIDTH = 20
+
+    def __init__(self) -> None:
+        self.job = "starting"
+        self.done = 0
+        self.total = 0
+        self._started = time.monotonic()
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich.text import Text
+
+        now = time.monotonic()
+        seconds = int(now - self._started)
+        filled = self.WIDTH * self.done // self.total if self.total else self.WIDTH
+        yield Text.assemble(
+            (self.SPINNER[int(now * 10) % len(self.SPINNER)], "green"),
+            f" {self.job} ",
+            ("━" * filled, "magenta"),
+            ("━" * (self.WIDTH - filled), "grey23"),
+            f" {self.done}/{self.total} ",
+            (f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}", "yellow"),
+            no_wrap=True,
+            overflow="ellipsis",
+        )
+
+
 class RichDisplay:
     """A terminal display: streaming log lines above a live progress bar.
 
@@ -205,29 +269,14 @@ class RichDisplay:
 
     def __init__(self, stream: TextIO, describe: Describe) -> None:
         from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            SpinnerColumn,
-            TextColumn,
-            TimeElapsedColumn,
-        )
+        from rich.live import Live
 
         self.console = Console(file=stream, highlight=False)
-        self._progress = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(bar_width=20),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=self.console,
-            transient=True,
-        )
-        self._task: Any = None
+        self._status = _StatusLine()
+        self._live = Live(self._status, console=self.console, transient=True, refresh_per_second=8)
         self._describe = describe
         self._lines = LineSplitter()
-        self._decoders: dict[tuple[str, str], Any] = {}  # (op, stream): colours go on across lines
+        self._active: dict[tuple[str, str], list[str]] = {}  # (op, stream): colours still on
 
     def _print(self, *parts: tuple[str, str]) -> None:
         from rich.text import Text
@@ -238,8 +287,8 @@ class RichDisplay:
         done = sum(flow.states[op.id].status.finished for op in flow.ops)
         extra = f" · resuming: {done} of {len(flow.ops)} already done" if resumed else ""
         self._print((f"flow {flow.id}", "bold"), (f" · {flow.name} · {_jobs(len(flow.ops))}{extra}", ""))
-        self._task = self._progress.add_task("starting", total=len(flow.ops), completed=done)
-        self._progress.start()
+        self._status.total, self._status.done = len(flow.ops), done
+        self._live.start()
 
     def op_started(self, flow: Flow, op: Op) -> None:
         attempt = flow.states[op.id].run_count
@@ -248,25 +297,26 @@ class RichDisplay:
             (self._describe(op), "bold"),
             (f" · attempt {attempt}" if attempt > 1 else "", "dim"),
         )
-        self._progress.update(self._task, description=neutralise(op.id))
+        self._status.job = neutralise(op.id)
 
     def _lines_out(self, op: Op, stream: str, lines: list[str]) -> None:
-        from rich.ansi import AnsiDecoder
-        from rich.text import Text
-
-        decoder = self._decoders.setdefault((op.id, stream), AnsiDecoder())
-        style = {"stderr": "yellow", "node": "cyan"}.get(stream, "")
-        prefix = f"{neutralise(op.id)} {MARKS.get(stream, '|')} "
         if not lines:
             return
-        out = Text()
-        for index, line in enumerate(lines):
-            body = decoder.decode_line(shown_line(line, "keep"))
-            body.style = style  # the stream's colour, under the job's own
-            out.append("\n" if index else "")
-            out.append(prefix, "dim")
-            out.append_text(body)
-        self.console.print(out, soft_wrap=True)  # one print (one redraw of the bar) per chunk
+        colours = self.console.color_system is not None
+        base = STREAM_SGR.get(stream, "") if colours else ""
+        active = self._active.setdefault((op.id, stream), [])
+        prefix = f"{neutralise(op.id)} {MARKS.get(stream, '|')} "
+        if colours:
+            prefix = f"{SGR_DIM}{prefix}{SGR_RESET}"
+        out = []
+        for line in lines:
+            body = shown_line(line, "keep" if colours else "strip")
+            start = base + "".join(active)
+            if "\x1b" in body:
+                _follow_sgr(active, body)
+            end = SGR_RESET if start or "\x1b" in body else ""
+            out.append(f"{prefix}{start}{body}{end}\n")
+        self.console.print(_OutputLines("".join(out)), soft_wrap=True)  # one print per chunk
 
     def op_output(self, op: Op, stream: str, text: str) -> None:
         self._lines_out(op, stream, self._lines.feed((op.id, stream), text))
@@ -274,18 +324,17 @@ class RichDisplay:
     def op_finished(self, flow: Flow, op: Op) -> None:
         for (_, stream), line in self._lines.flush(lambda key: key[0] == op.id):
             self._lines_out(op, stream, [line])
-        for key in [k for k in self._decoders if k[0] == op.id]:
-            del self._decoders[key]
+        for key in [k for k in self._active if k[0] == op.id]:
+            del self._active[key]
         status = flow.states[op.id].status
         style = "yellow" if status is OpStatus.FAILED and op.allow_failure else STYLES.get(status, "")
         self._print((f"{ICONS[status]} {op.id} ", f"bold {style}"), (status_text(flow, op), style))
-        done = sum(flow.states[o.id].status.finished for o in flow.ops)
-        self._progress.update(self._task, completed=done)
+        self._status.done = sum(flow.states[o.id].status.finished for o in flow.ops)
 
     def flow_finished(self, flow: Flow) -> None:
         from rich.table import Table
 
-        self._progress.stop()
+        self._live.stop()
         table = Table(box=None, padding=(0, 2), show_edge=False)
         for column in ("job", "status", "exit", "time", "artifacts"):
             table.add_column(column, style="dim" if column == "artifacts" else None)
