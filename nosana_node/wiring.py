@@ -9,10 +9,13 @@ Each part has one function that takes the loaded configuration and returns it bu
 - :func:`load_configuration`: defaults < config file < ``NOSANA_*`` < ``--set`` < command flags,
   each value with its provenance; logging is set up from it;
 - :func:`runner_settings`: what the runtime reads (:class:`~nosana_node.settings.RunnerSettings`);
-- :func:`vault_for`: the secret backend (connects on first use);
+- :func:`vault_for`: the secret backend (connects on first use); :func:`secrets_for`: that
+  backend as a run resolves secrets (with ``nosana/secret`` values);
 - :func:`op_types`: the op types this application runs (built-in ones, then those of installed
   packages' ``nosana_node.ops`` entry points, loaded when a flow names one that is not built in);
-- :func:`flow_runner`: all of the above, ready to run flows.
+- :func:`flow_runner`: all of the above, ready to run flows;
+- :func:`chain_for`: the chain client of the configured network (``:network``, ``:rpc-url``,
+  ``:ws-url``, ``:keypair``, ``:markets``, ``:chain``).
 
 Other parts join the same way, one ``…_for(loaded)`` function each (the content store, the chain
 client), so that every command gets them built alike from one configuration.
@@ -28,11 +31,15 @@ from nosana_node.config.logs import setup_logging
 from nosana_node.config.options import ConfigOptions, current
 
 if TYPE_CHECKING:
+    from solders.keypair import Keypair
+
+    from nosana_node.chain.client import ChainClient
     from nosana_node.clock import Clock
     from nosana_node.config.schema import NodeConfig
     from nosana_node.flow.events import Reporter
     from nosana_node.flow.registry import OpRegistry, OpType
     from nosana_node.flow.runner import FlowRunner
+    from nosana_node.secrets.refs import SecretResolver
     from nosana_node.settings import RunnerSettings
     from nosana_node.vault.base import Vault
 
@@ -78,6 +85,14 @@ def vault_for(loaded: LoadedConfig) -> Vault:
     return open_vault(loaded.config, loaded.file)
 
 
+def secrets_for(loaded: LoadedConfig) -> SecretResolver:
+    """What resolves the secrets of a run: the vault, and for ``nosana/secret`` values the
+    Nosana secrets manager the configuration names (``vault.nosana-endpoint``)."""
+    from nosana_node.vault import secret_resolver
+
+    return secret_resolver(loaded.config, loaded.file)
+
+
 def _plugin_op_types() -> Iterable[OpType]:
     from importlib.metadata import entry_points
 
@@ -86,12 +101,14 @@ def _plugin_op_types() -> Iterable[OpType]:
 
 
 def op_types() -> OpRegistry:
-    """The op types the node runs: ``docker/run``, ``checkout/local``, then plugins."""
+    """The op types the node runs: ``docker/run``, ``checkout/local``, ``checkout/git``, then
+    plugins."""
+    from nosana_node.checkout.git import GitCheckout
     from nosana_node.checkout.local import LocalCheckout
     from nosana_node.docker.run_op import DockerRun
     from nosana_node.flow.registry import OpRegistry
 
-    return OpRegistry([DockerRun(), LocalCheckout()], plugins=_plugin_op_types)
+    return OpRegistry([DockerRun(), LocalCheckout(), GitCheckout()], plugins=_plugin_op_types)
 
 
 def flow_runner(
@@ -108,8 +125,27 @@ def flow_runner(
     return FlowRunner(
         runner_settings(loaded.config),
         op_types(),
-        secrets=vault_for(loaded),
+        secrets=secrets_for(loaded),
         reporter=reporter,
         context=context,
         clock=clock or SYSTEM_CLOCK,
     )
+
+
+def chain_for(
+    loaded: LoadedConfig, *, role: str = "client", wallet: Keypair | None = None, readonly: bool = False
+) -> ChainClient:
+    """The chain client of the configured network, signing as ``wallet``, else ``:keypair``, else
+    (localnet only) the local market's test wallet for ``role`` (``client`` posts jobs, ``node``
+    runs them). ``readonly``: no keypair needed (a throwaway wallet that never signs)."""
+    from solders.keypair import Keypair
+
+    from nosana_node.chain.client import ChainClient, ClientOptions
+    from nosana_node.chain.endpoint import endpoint_for, wallet_for
+
+    config = loaded.config
+    endpoint = endpoint_for(config)
+    if wallet is None:
+        can_sign = bool(config.keypair) or endpoint.network == "localnet"
+        wallet = wallet_for(config, endpoint, role) if can_sign or not readonly else Keypair()
+    return ChainClient.connect(endpoint, wallet, ClientOptions.from_config(config))

@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_DIR = ROOT / "programs" / "nosana_jobs"
-DEFAULT_OUT = ROOT / "nosana_node" / "chain" / "localnet" / "program" / "nosana_jobs.so"
+DEFAULT_OUT = ROOT / "nosana_node" / "localnet" / "program" / "nosana_jobs.so"
 
 CFLAGS = [
     "-target", "bpfel", "-mcpu=v2",  # SBPF v0 understands the v2 instruction set (no JMP32/ALU32)

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Inspect and resume flows (compiled, saved runs).", no_args_is_help=True)
 
-FLOW_ID = typer.Argument(..., help="Flow id (or a unique prefix of one).", show_default=False)
+FLOW_ID = typer.Argument(..., metavar="ID", help="Flow id (or a unique prefix of one).", show_default=False)
 
 
 def _store(home: Path | None) -> FlowStore:

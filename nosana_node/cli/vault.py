@@ -30,7 +30,9 @@ def _open(ctx: typer.Context) -> Any:
 def get(
     ctx: typer.Context,
     ref: str = typer.Argument(..., metavar="PATH[#KEY]", help="Secret path, and optionally one key."),
-    version: int | None = typer.Option(None, "--version", min=1, help="An older version (KV v2)."),
+    version: int | None = typer.Option(
+        None, "--version", min=1, help="An older version (KV v2). Default: the latest."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the whole secret as a JSON object."),
 ) -> None:
     """Print a secret: the value of PATH#KEY, or of PATH when it holds one value."""

@@ -4,6 +4,7 @@ environment (typed access through ``environs``), and how it is shown."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -284,6 +285,35 @@ class SecretMap(Kind):
 
     def show(self, value: Any) -> str:
         return f"{len(value)} secret(s)" if value else "-"
+
+
+_ADDRESS = re.compile(r"^[1-9A-HJ-NP-Za-km-z]{32,44}$")
+
+
+class AddressMap(Kind):
+    """Names of Solana addresses: ``{"gpu" "7AtiX..."}`` (EDN), or ``gpu=7AtiX...,cpu=...``."""
+
+    label = "map of names to base58 addresses"
+
+    def from_value(self, value: Any) -> dict[str, str]:
+        if not isinstance(value, dict):
+            raise ValueError('a map {"name" "base58 address"}')
+        out: dict[str, str] = {}
+        for key, address in value.items():
+            name = str(key).lstrip(":")
+            if not name or not isinstance(address, str) or not _ADDRESS.match(address.strip()):
+                raise ValueError(f'a map {{"name" "base58 address"}} ({name!r} is not one)')
+            out[name] = address.strip()
+        return out
+
+    def from_text(self, text: str) -> dict[str, str]:
+        pairs = [p for p in (part.strip() for part in text.split(",")) if p]
+        if not all("=" in p for p in pairs):
+            raise ValueError("name=ADDRESS pairs separated by commas")
+        return self.from_value(dict(p.split("=", 1) for p in pairs))
+
+    def show(self, value: Any) -> str:
+        return ", ".join(f"{k}={v}" for k, v in value.items()) if value else "-"
 
 
 def _in_range(number: Any, low: Any, high: Any) -> Any:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from nosana_node.config.kinds import (
+    AddressMap,
     Boolean,
     Choice,
     Duration,
@@ -131,6 +132,32 @@ class DockerConfig:
 
 
 @dataclass(frozen=True)
+class ChainConfig:
+    priority_fee_cap: int = field(
+        default=100_000,
+        metadata=meta(
+            Integer(0), "Highest priority fee paid, micro-lamports per compute unit (0: never pay one)."
+        ),
+    )
+    retry_for: float = field(
+        default=300.0,
+        metadata=meta(
+            Duration(), "How long failing RPC requests are retried (backoff 1s to 30s) before giving up."
+        ),
+    )
+    commitment: str = field(
+        default="confirmed",
+        metadata=meta(
+            Choice(("processed", "confirmed", "finalized")), "Commitment of reads and confirmations."
+        ),
+    )
+    slow_poll: float = field(
+        default=30.0,
+        metadata=meta(Duration(), "Poll interval of chain watches while the PubSub socket is down."),
+    )
+
+
+@dataclass(frozen=True)
 class VaultConfig:
     backend: str = field(
         default="config",
@@ -191,6 +218,14 @@ class VaultConfig:
     renew: bool = field(
         default=True, metadata=meta(Boolean(), "Renew the token before it expires (approle: log in again).")
     )
+    nosana_endpoint: str | None = field(
+        default=None,
+        metadata=meta(
+            Text(),
+            "Nosana secrets manager the node logs in to (with its keypair) for pipelines' nosana/secret"
+            " values naming it; other nosana/secret values are read from this vault by name.",
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -217,13 +252,29 @@ class NodeConfig:
         repr=False,
         metadata=meta(Keypair(), 'Node keypair: #file "~/.config/solana/id.json" (mode 600), or that path.'),
     )
-    market: str | None = field(default=None, metadata=meta(Text(), "Address of the market the node joins."))
+    ws_url: str | None = field(
+        default=None,
+        metadata=meta(
+            Text(), "Solana PubSub URL. Default: from :rpc-url (ws://, wss://; port + 1 if one is given)."
+        ),
+    )
+    market: str | None = field(
+        default=None, metadata=meta(Text(), "The market the node joins: an address, or a name of :markets.")
+    )
+    markets: dict[str, str] = field(
+        default_factory=dict,
+        metadata=meta(AddressMap(), 'Market names for --market: {"gpu" "7AtiX..."} (localnet adds its own).'),
+    )
     log: LogConfig = field(default_factory=LogConfig, metadata=section(LogConfig, "Logging."))
     ports: PortsConfig = field(
         default_factory=PortsConfig, metadata=section(PortsConfig, "Ports the node serves.")
     )
     storage: StorageConfig = field(
         default_factory=StorageConfig, metadata=section(StorageConfig, "Where artifacts are kept.")
+    )
+    chain: ChainConfig = field(
+        default_factory=ChainConfig,
+        metadata=section(ChainConfig, "Talking to the chain: fees, retries, confirmations."),
     )
     docker: DockerConfig = field(
         default_factory=DockerConfig,

@@ -7,7 +7,7 @@ Arguments (all plain JSON, references resolved by the runtime before :meth:`Dock
     work_dir: str                    # absolute path in the container
     env: {NAME: str | ref}           # None values (unknown context) are left out
     resources: [{name, path, required, artifact}]   # artifact: {digest, size, …} or None
-    artifacts: [{name, path, required}]             # taken out after success
+    artifacts: [{name, path, paths?, required}]     # taken out after success (paths: one archive)
     pull_auth: {server, username, password} | None  # registry credentials (refs)
     gpus: int | None                 # overrides the node setting (-1: all)
 
@@ -64,10 +64,16 @@ class DockerRun(OpType):
         for key in ("resources", "artifacts"):
             items = args.get(key, [])
             if not isinstance(items, list) or not all(
-                isinstance(i, dict) and isinstance(i.get("name"), str) and isinstance(i.get("path"), str)
+                isinstance(i, dict)
+                and isinstance(i.get("name"), str)
+                and isinstance(i.get("path"), str)
+                and (
+                    "paths" not in i
+                    or (isinstance(i["paths"], list) and all(isinstance(p, str) for p in i["paths"]))
+                )
                 for i in items
             ):
-                problems.append(f"{key}: a list of {{name, path}} is required")
+                problems.append(f"{key}: a list of {{name, path}} (artifacts: and paths) is required")
         if not isinstance(args.get("env", {}), dict):
             problems.append("env: a mapping is required")
         return problems
@@ -189,12 +195,11 @@ class DockerRun(OpType):
             except EngineError as exc:
                 return OpOutcome.failed(Reason.ENGINE, str(exc), end.code)
             if record is None:
+                where = artifact.get("paths") or artifact["path"]
                 if artifact.get("required", True):
-                    where = f"nothing at {artifact['path']!r} in {work_dir}"
-                    return OpOutcome.failed(
-                        Reason.ARTIFACT, f"artifact {artifact['name']!r}: {where}", end.code, results
-                    )
-                ctx.log.note(f"artifact {artifact['name']!r}: nothing at {artifact['path']!r} (not required)")
+                    message = f"artifact {artifact['name']!r}: nothing at {where!r} in {work_dir}"
+                    return OpOutcome.failed(Reason.ARTIFACT, message, end.code, results)
+                ctx.log.note(f"artifact {artifact['name']!r}: nothing at {where!r} (not required)")
                 continue
             results.artifacts[artifact["name"]] = record
         if results.artifacts:
@@ -205,11 +210,12 @@ class DockerRun(OpType):
         self, ctx: OpContext, api: Any, container_id: str, work_dir: str, artifact: dict[str, Any]
     ) -> ArtifactRecord | None:
         name, path = artifact["name"], artifact["path"]
+        paths = artifact.get("paths") or [path]
         with ctx.artifacts.writer(ctx.settings.artifact_cap, f"artifact {name!r}") as writer:
             try:
                 with engine_call(f"cannot take artifact {name!r} out"):
-                    if transfer.has_glob(path):
-                        if transfer.collect_glob(api, container_id, work_dir, path, writer) == 0:
+                    if len(paths) > 1 or transfer.has_glob(path):
+                        if transfer.collect_glob(api, container_id, work_dir, paths, writer) == 0:
                             return None
                     else:
                         transfer.collect(api, container_id, _target(work_dir, path), writer)
@@ -221,4 +227,5 @@ class DockerRun(OpType):
             except UnsafeArchiveError as exc:
                 raise UnsafeArchiveError(f"artifact {name!r}: {exc}") from None
             blob = writer.commit()
-        return ArtifactRecord(blob.digest, blob.size, path, summary.files, summary.bytes)
+        shown = path if len(paths) == 1 else ", ".join(paths)
+        return ArtifactRecord(blob.digest, blob.size, shown, summary.files, summary.bytes)

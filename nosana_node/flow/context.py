@@ -1,6 +1,6 @@
 """What an op sees while it runs: the run environment and the per-op context.
 
-:class:`RunEnv` is shared by every op of a run: settings, store, op types, secret resolver,
+:class:`RunEnv` is shared by every op of a run: settings, store, secret resolver,
 reporter, the runner's identity, the run's cancel token and clock, the mask scope of the flow's
 secrets, and a :class:`Services` cache where op types keep expensive shared things (an engine
 connection) created on first use and closed when the run ends. Ops of one run may execute at
@@ -23,7 +23,6 @@ from nosana_node.flow.events import NullReporter, Reporter
 from nosana_node.flow.logs import LogSink
 from nosana_node.flow.model import Flow, Op, OpState
 from nosana_node.flow.owner import RunnerIdentity, current
-from nosana_node.flow.registry import OpRegistry
 from nosana_node.flow.store import FlowStore
 from nosana_node.secrets.masking import MaskScope, process_masker
 from nosana_node.secrets.refs import SecretRef, SecretResolver
@@ -75,7 +74,6 @@ class RunEnv:
 
     settings: RunnerSettings
     store: FlowStore
-    ops: OpRegistry
     secrets: SecretResolver = field(default_factory=NoVaultResolver)
     reporter: Reporter = field(default_factory=NullReporter)
     context: dict[str, str] = field(default_factory=dict)

@@ -104,7 +104,6 @@ class FlowRunner:
         env = RunEnv(
             settings=self.settings,
             store=self.store,
-            ops=self.ops,
             reporter=reporter or self.reporter,
             context=self.context,
             clock=self.clock,
@@ -113,7 +112,7 @@ class FlowRunner:
             **({"secrets": self.secrets} if self.secrets is not None else {}),
         )
         try:
-            runtime = Runtime(env)
+            runtime = Runtime(env, self.ops)
             try:
                 runtime.preflight(flow)
             except BaseException:

@@ -17,6 +17,7 @@ Rules:
   reason as their status. ``stopped`` and ``expired`` are final: the ops that had not run are
   skipped with that reason. ``interrupted`` is not: they stay pending and the flow can be resumed.
   An op that succeeded before it noticed the cancellation keeps its success;
+- what an op leaves (results, error, log) is masked when it is recorded, with the run's secrets;
 - the runtime installs no signal handler and may run in any thread; each op runs in a worker
   thread of its own. Reporter calls are serialised, and node messages masked.
 """
@@ -36,7 +37,7 @@ from nosana_node.flow.events import Reporter
 from nosana_node.flow.logs import LogSink
 from nosana_node.flow.model import Flow, FlowStatus, Op, OpStatus
 from nosana_node.flow.refs import Resolver
-from nosana_node.flow.registry import OpOutcome
+from nosana_node.flow.registry import OpOutcome, OpRegistry
 from nosana_node.flow.results import OpResults, Reason
 from nosana_node.secrets.masking import MaskScope
 
@@ -94,10 +95,11 @@ def failure_reason(exc: NosanaError) -> Reason:
 
 
 class Runtime:
-    """Executes flows within one :class:`RunEnv`."""
+    """Executes flows with one set of op types within one :class:`RunEnv`."""
 
-    def __init__(self, env: RunEnv) -> None:
+    def __init__(self, env: RunEnv, ops: OpRegistry) -> None:
         self.env = env
+        self.ops = ops
         self._reporter = _GuardedReporter(env.reporter, env.masker)
         env.reporter = self._reporter
 
@@ -106,7 +108,7 @@ class Runtime:
         for op in flow.ops:
             if not flow.states[op.id].status.finished:
                 self.env.cancel.check()
-                self.env.ops.get(op.type).preflight(op, self.env)
+                self.ops.get(op.type).preflight(op, self.env)
 
     def run(self, flow: Flow) -> Flow:
         """Run (or continue) ``flow`` to its end, or until cancelled; returns it with its states."""
@@ -257,7 +259,7 @@ class Runtime:
         outcome: OpOutcome | None = None
         try:
             env.cancel.check()
-            op_type = env.ops.get(op.type)
+            op_type = self.ops.get(op.type)
             args = self._resolver(flow).resolve(op.args)
             ctx = OpContext(env, flow, op, state, args, log, env.store.artifacts(flow.id))
             outcome = op_type.run(ctx)
@@ -278,7 +280,7 @@ class Runtime:
             if outcome is not None:
                 state.status = outcome.status
                 state.exit_code = outcome.exit_code
-                state.results = outcome.results
+                state.results = OpResults.from_json(env.masker.mask_obj(outcome.results.to_json()))  # type: ignore[arg-type]
                 state.reason = outcome.reason
                 state.error = env.masker.mask(outcome.error) if outcome.error else None
                 if state.error:

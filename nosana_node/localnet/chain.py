@@ -217,6 +217,13 @@ class LocalChain:
             events = self._tick()
         self._emit(events)
 
+    def skip_slots(self, count: int) -> None:
+        """Advance the slot by ``count`` at once (tests: expire blockhashes without waiting)."""
+        with self._lock:
+            self._base_slot += count
+            events = self._tick()
+        self._emit(events)
+
     def now(self) -> int:
         """The chain's unix time (Clock sysvar)."""
         with self._lock:

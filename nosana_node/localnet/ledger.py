@@ -7,6 +7,8 @@ Layout of a ledger directory::
     keys/           keypairs of the admin, the faucet and the test wallets (Solana CLI JSON,
                     mode 600, directory mode 700)
     lock            held (flock) by the process serving the ledger
+    endpoint.json   while `localnet start` serves it: its RPC and PubSub URLs and pid (how
+                    clients configured with :network localnet find it)
 
 Writes are batched by the chain and committed in one SQLite transaction, so a crash leaves the
 ledger as it was at the last commit, never half-written. A ledger whose genesis never completed

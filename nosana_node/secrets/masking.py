@@ -314,6 +314,10 @@ class MaskScope:
         """Mask ``text`` (global values and those of every open scope)."""
         return self.masker.mask(text)
 
+    def mask_obj(self, obj: object) -> object:
+        """Mask every string inside a JSON-like structure."""
+        return self.masker.mask_obj(obj)
+
     def close(self) -> None:
         """Forget this scope's values."""
         if not self._closed:

@@ -66,12 +66,10 @@ def run(tmp_path: Path, flow: Flow, secrets: Any = None, create: bool = True) ->
     store = FlowStore(tmp_path / "home")
     if create:
         store.create(flow)
-    env = RunEnv(
-        settings=RunnerSettings(home=tmp_path / "home"), store=store, ops=OPS, context={"NODE": "n1"}
-    )
+    env = RunEnv(settings=RunnerSettings(home=tmp_path / "home"), store=store, context={"NODE": "n1"})
     if secrets is not None:
         env.secrets = secrets
-    Runtime(env).run(flow)
+    Runtime(env, OPS).run(flow)
     return flow, store
 
 

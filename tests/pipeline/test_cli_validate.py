@@ -17,15 +17,26 @@ def test_examples_are_valid() -> None:
         assert "valid" in proc.stdout
 
 
-def test_schema_errors_exit_2_one_line_each(tmp_path: Path) -> None:
-    path = write(tmp_path, "global: {imag: x}\njobs:\n  - name: a\n    commands: [x]\n    artifact: []\n")
+def test_schema_errors_exit_2_one_line_each_with_warnings(tmp_path: Path) -> None:
+    path = write(tmp_path, "global: {imag: x}\njobs:\n  - name: a\n    commands: x\n    artifact: []\n")
     proc = cli("pipeline", "validate", str(path))
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [
-        f"error: {path}:1:10: global.imag: unknown key 'imag' (did you mean 'image'?)",
-        f"error: {path}:5:5: jobs[0].artifact: unknown key 'artifact' (did you mean 'artifacts'?)",
+        f"warning: {path}:1:10: global.imag: unknown key 'imag' ignored (did you mean 'image'?)",
+        f"error: {path}:4:15: jobs[0].commands: expected a list, got the string 'x'",
+        f"warning: {path}:5:5: jobs[0].artifact: unknown key 'artifact' ignored (did you mean 'artifacts'?)",
     ]
     assert proc.stdout == ""
+
+
+def test_warnings_exit_0_and_strict_exit_2(tmp_path: Path) -> None:
+    path = write(tmp_path, "global: {imag: x}\njobs:\n  - name: a\n    commands: [x]\n")
+    line = f"{path}:1:10: global.imag: unknown key 'imag' ignored (did you mean 'image'?)"
+    proc = cli("pipeline", "validate", str(path))
+    assert (proc.returncode, proc.stderr) == (0, f"warning: {line}\n")
+    assert proc.stdout == f"{path}: valid · 1 job: a · 1 warning\n"
+    strict = cli("pipeline", "validate", "--strict", str(path))
+    assert (strict.returncode, strict.stderr, strict.stdout) == (2, f"error: {line}\n", "")
 
 
 def test_validate_json(tmp_path: Path) -> None:
@@ -36,6 +47,7 @@ def test_validate_json(tmp_path: Path) -> None:
         "file": str(path),
         "valid": False,
         "problems": [f"{path}:2:7: jobs: must not be empty"],
+        "warnings": [],
     }
     good = write(tmp_path, "global: {}\njobs: [{name: a, commands: [x]}]\n", "good.yml")
     data = json.loads(cli("pipeline", "validate", str(good), "--json").stdout)
