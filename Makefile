@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: help venv engine images clang demo test lint format localnet program bench clean
+.PHONY: help venv engine images clang ipfs demo test lint format localnet program bench clean
 
 help:
 	@echo "make demo     run pipelines/artifacts.yml on the local Docker engine"
@@ -33,10 +33,13 @@ images: engine
 clang:
 	bash scripts/ensure-clang.sh
 
+ipfs:
+	bash scripts/ensure-ipfs.sh >/dev/null
+
 demo: venv images
 	$(BIN)/nosana-node pipeline run pipelines/artifacts.yml
 
-test: venv images clang
+test: venv images clang ipfs
 	$(BIN)/pytest -q
 
 lint: venv

@@ -11,6 +11,7 @@ Each part has one function that takes the loaded configuration and returns it bu
 - :func:`runner_settings`: what the runtime reads (:class:`~nosana_node.settings.RunnerSettings`);
 - :func:`vault_for`: the secret backend (connects on first use); :func:`secrets_for`: that
   backend as a run resolves secrets (with ``nosana/secret`` values);
+- :func:`storage_for`: the content store (job documents and results by IPFS CID);
 - :func:`op_types`: the op types this application runs (built-in ones, then those of installed
   packages' ``nosana_node.ops`` entry points, loaded when a flow names one that is not built in);
 - :func:`flow_runner`: all of the above, ready to run flows;
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from nosana_node.flow.runner import FlowRunner
     from nosana_node.secrets.refs import SecretResolver
     from nosana_node.settings import RunnerSettings
+    from nosana_node.storage.base import Storage
     from nosana_node.vault.base import Vault
 
 #: entry-point group through which installed packages add op types
@@ -91,6 +93,14 @@ def secrets_for(loaded: LoadedConfig) -> SecretResolver:
     from nosana_node.vault import secret_resolver
 
     return secret_resolver(loaded.config, loaded.file)
+
+
+def storage_for(loaded: LoadedConfig, *, backend: str | None = None) -> Storage:
+    """The content store (IPFS CIDv0) the configuration selects: ``:storage :backend``, or
+    ``backend``; the local market's endpoint on the localnet network by default."""
+    from nosana_node.storage import open_storage
+
+    return open_storage(loaded.config, backend=backend, config_file=loaded.file)
 
 
 def _plugin_op_types() -> Iterable[OpType]:

@@ -21,6 +21,7 @@ from nosana_node.cli import job_validate as job_validate_cli
 from nosana_node.cli import localnet as localnet_cli
 from nosana_node.cli import market as market_cli
 from nosana_node.cli import pipeline as pipeline_cli
+from nosana_node.cli import storage as storage_cli
 from nosana_node.cli import vault as vault_cli
 from nosana_node.config.options import ConfigOptions, remember
 from nosana_node.errors import NosanaError
@@ -42,6 +43,7 @@ app.add_typer(market_cli.app, name="market")
 app.add_typer(localnet_cli.app, name="localnet")
 app.add_typer(config_cli.app, name="config")
 app.add_typer(vault_cli.app, name="vault")
+app.add_typer(storage_cli.app, name="storage")
 job_validate_cli.register(job_cli.app)
 
 

@@ -322,3 +322,19 @@ def _in_range(number: Any, low: Any, high: Any) -> Any:
     if high is not None and number > high:
         raise ValueError(f"a number <= {high}")
     return number
+
+
+class TextList(Kind):
+    """A list of strings: an EDN vector, or comma-separated text (flags, environment)."""
+
+    label = "list of strings"
+
+    def from_value(self, value: Any) -> tuple[str, ...]:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise ValueError('a list of strings (["a" "b"], or "a,b")')
+
+    def show(self, value: Any) -> str:
+        return ", ".join(value) if value else "-"

@@ -27,6 +27,7 @@ from nosana_node.config.kinds import (
     SecretText,
     Size,
     Text,
+    TextList,
 )
 from nosana_node.secrets.value import Secret
 from nosana_node.units import GIB, MIB
@@ -77,11 +78,68 @@ class PortsConfig:
     )
 
 
+#: Public IPFS gateways read by default (Nosana's own first).
+DEFAULT_GATEWAYS = ("https://nosana.mypinata.cloud", "https://ipfs.io", "https://dweb.link")
+
+
 @dataclass(frozen=True)
 class StorageConfig:
     max_artifact_size: int = field(
         default=4 * GIB,
         metadata=meta(Size(), "Largest artifact (a tar taken from a container); a larger one fails the job."),
+    )
+    backend: str = field(
+        default="auto",
+        metadata=meta(
+            Choice(("auto", "embedded", "localnet", "kubo", "pinata", "gateway"), {"ipfs": "kubo"}),
+            "Where job documents and results are kept by CID: embedded (blocks under <home>/storage), "
+            "localnet (the local market's IPFS endpoint at :rpc-url), kubo (an IPFS node's RPC API), "
+            "pinata (Pinata's pinning API; reads through :gateways), gateway (read only). "
+            "auto: localnet on the localnet network, else embedded.",
+        ),
+    )
+    max_size: int = field(
+        default=GIB,
+        metadata=meta(Size(), "Largest content one put or get moves (documents, results); more is refused."),
+    )
+    gateways: tuple[str, ...] = field(
+        default=DEFAULT_GATEWAYS,
+        metadata=meta(
+            TextList(),
+            "IPFS HTTP gateways tried in order to read content (gateway and pinata backends); "
+            "content that does not hash to its CID is refused.",
+        ),
+    )
+    kubo_url: str = field(
+        default="http://127.0.0.1:5001",
+        metadata=meta(
+            Text(), "RPC API of the IPFS node (kubo, or any node speaking /api/v0) for backend kubo."
+        ),
+    )
+    pinata_url: str = field(
+        default="https://api.pinata.cloud",
+        metadata=meta(Text(), "Pinata's API (backend pinata)."),
+    )
+    pinata_jwt: str | None = field(
+        default=None,
+        metadata=meta(
+            Text(),
+            "Vault reference (path#key) of the Pinata JWT, read from the :vault backend when the "
+            "pinata backend opens; the JWT is masked everywhere.",
+        ),
+    )
+    timeout: float = field(
+        default=30.0,
+        metadata=meta(
+            Duration(), "How long a storage backend may stay silent on one request before a retry."
+        ),
+    )
+    retries: int = field(
+        default=3,
+        metadata=meta(
+            Integer(0, 10),
+            "Retries of a failed storage request (down, timed out, 5xx), with jittered backoff.",
+        ),
     )
 
 
@@ -270,7 +328,8 @@ class NodeConfig:
         default_factory=PortsConfig, metadata=section(PortsConfig, "Ports the node serves.")
     )
     storage: StorageConfig = field(
-        default_factory=StorageConfig, metadata=section(StorageConfig, "Where artifacts are kept.")
+        default_factory=StorageConfig,
+        metadata=section(StorageConfig, "Artifacts, and content-addressed storage (IPFS CIDs)."),
     )
     chain: ChainConfig = field(
         default_factory=ChainConfig,

@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from nosana_node.errors import UserInputError
+from nosana_node.localnet import ipfs
 from nosana_node.localnet.chain import LocalChain
 from nosana_node.localnet.encoding import RpcError
 from nosana_node.localnet.rpc import RpcMethods, parse_request
@@ -75,6 +76,7 @@ class LocalnetServer:
         http = web.Application(client_max_size=MAX_REQUEST_BYTES)
         http.router.add_post("/", self._http)
         http.router.add_get("/health", self._health)
+        ipfs.mount(http, self.chain)  # the network's IPFS endpoint (kubo RPC subset, gateway)
         ws = web.Application()
         ws.router.add_get("/", self._ws)
         self.rpc_port = await self._bind(http, self.rpc_port, "--rpc-port")
