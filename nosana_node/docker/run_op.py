@@ -156,7 +156,7 @@ class DockerRun(OpType):
             memory=settings.memory,
             pids=settings.pids,
             gpus=args.get("gpus", settings.gpus),
-            network=settings.network,
+            network=service.network,
         )
         ctx.cancel.check()
         try:
