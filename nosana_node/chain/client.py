@@ -24,7 +24,7 @@ from solders.pubkey import Pubkey
 from spl.token.instructions import create_idempotent_associated_token_account
 
 from nosana_node.chain import pda
-from nosana_node.chain.access import find_access_nft
+from nosana_node.chain.access import AccessNft, find_access_nft
 from nosana_node.chain.accounts import (
     DecodeError,
     JobAccount,
@@ -260,6 +260,17 @@ class ChainClient:
         self.program  # noqa: B018 - error names come from the IDL
         return self.provider.resume(signed, action=action)
 
+    def signature_status(self, signature: str) -> dict[str, Any] | None:
+        """``{"err": None | error, "slot": ...}`` of a transaction, None when never seen."""
+        return self.provider.status(signature)
+
+    def access_nft(self, market: MarketAccount) -> AccessNft | None:
+        """The wallet's NFT admitting it to a key-gated market (None: none held, or the market
+        is open - check ``market.node_access_key`` first)."""
+        if market.node_access_key == OPEN_ACCESS_KEY:
+            return None
+        return find_access_nft(self.rpc, self.wallet, market.node_access_key)
+
     def _ensure_token_accounts(self, owners: Sequence[Pubkey]) -> list[Instruction]:
         """Create-if-missing instructions for the NOS accounts of ``owners`` (paid by the wallet)."""
         owners = [o for o in dict.fromkeys(owners) if self.nos_account(o) not in self._token_accounts]
@@ -300,7 +311,7 @@ class ChainClient:
         if account.node_access_key == OPEN_ACCESS_KEY:
             # any token account and any account will do: the node's NOS account and itself
             return {"stake": self.stake_address(), "nft": self.nos_account(), "metadata": self.wallet}
-        nft = find_access_nft(self.rpc, self.wallet, account.node_access_key)
+        nft = self.access_nft(account)
         if nft is None:
             raise UserInputError(
                 f"market {market} admits holders of the access key {account.node_access_key} only; "
@@ -480,11 +491,11 @@ class ChainClient:
         ix = self.program.instruction("finish", accounts, ipfs_result=ipfs_result)
         return self._send("finish", [*pre, ix], on_signed=on_signed)
 
-    def quit(self, job: Pubkey, *, run: Pubkey | None = None) -> str:
+    def quit(self, job: Pubkey, *, run: Pubkey | None = None, on_signed: OnSigned | None = None) -> str:
         """Give a running job up: it is Stopped and another node may claim it."""
         run, run_account = self._my_run(job, run)
         accounts = {"job": job, "run": run, "payer": run_account.payer, "authority": self.wallet}
-        return self._send("quit", [self.program.instruction("quit", accounts)])
+        return self._send("quit", [self.program.instruction("quit", accounts)], on_signed=on_signed)
 
     # -- watching ---------------------------------------------------------------------------------
     def watch_runs(

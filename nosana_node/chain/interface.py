@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from solders.pubkey import Pubkey
 
@@ -120,8 +120,15 @@ class Chain(Protocol):
         run: Pubkey | None = None,
         on_signed: Callable[[SignedTransaction], None] | None = None,
     ) -> str: ...
+    def quit(
+        self,
+        job: Pubkey,
+        *,
+        run: Pubkey | None = None,
+        on_signed: Callable[[SignedTransaction], None] | None = None,
+    ) -> str: ...
     def resume(self, signed: SignedTransaction, *, action: str) -> bool: ...
-    def quit(self, job: Pubkey, *, run: Pubkey | None = None) -> str: ...
+    def signature_status(self, signature: str) -> dict[str, Any] | None: ...
 
     # watching
     def watch_runs(

@@ -162,7 +162,8 @@ class Provider:
 
         ``action`` names what is done in error messages (``finish``). ``on_signed`` is called
         with every transaction signed (each rebuild too) before it is first sent, so that a
-        caller can save it and, after a crash, tell whether it landed (:meth:`resume`). Raises
+        caller can save it and, after a crash, ask :meth:`status` or follow it (:meth:`resume`)
+        before sending anything again. Raises
         :class:`TransactionFailed` (refused or failed on chain), :class:`ConfirmationTimeout`
         (rebuilt ``max_rebuilds`` times without landing) or a transport failure once the
         connection's retry budget is spent.
@@ -261,8 +262,11 @@ class Provider:
         finally:
             waiter.close()
 
-    def _status(self, signature: str) -> dict[str, Any] | None:
+    def status(self, signature: str) -> dict[str, Any] | None:
+        """The status of a signature (``{"err": ..., "slot": ...}``), None when never seen."""
         return self.connection.signature_statuses([signature])[0]
+
+    _status = status
 
     def _landed(self, signature: str, status: dict[str, Any], action: str) -> bool:
         err = status.get("err")
