@@ -44,6 +44,7 @@ def test_several_nodes_on_one_market_never_run_a_job_twice(
         claims = [node.count(rf"job {job} claimed") for node in nodes]
         assert sorted(claims) == [0, 0, 1], claims
         runner = nodes[claims.index(1)]
+        runner.wait_line(rf"job {job} finished")  # logged once the finish is confirmed
         doc = market.result(job)
         assert doc["node"] == str(runner.wallet) and f"job {i}" in doc["jobs"][0]["log"]
         assert market.client.job(job).node == runner.wallet

@@ -52,9 +52,9 @@ def test_a_posted_pipeline_runs_and_is_finished_once_with_its_result(
     # exactly one finish; the node logged each step once, with ids
     assert landed.count()[("finish", str(job))] == 1
     landed.close()
+    line = node.wait_line(rf"job {job} finished: result (Qm\w+) \(succeeded\), signature (\w+)")
     for step in ("claimed", "started", "result stored", "finished"):
         assert node.count(rf"job {job} {step}") == 1, node.output
-    line = node.wait_line(rf"job {job} finished: result (Qm\w+) \(succeeded\), signature (\w+)")
     assert Cid.from_chain(account.ipfs_result) == Cid.parse(line.group(1))
     node.wait_line(r"waiting in the queue", count=2)  # and joined again
 
