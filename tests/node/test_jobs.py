@@ -83,6 +83,7 @@ def test_bad_documents_are_finished_with_a_failed_result_saying_why(
         assert doc["status"] == "failed" and doc["reason"] == reason, doc
         assert words in doc["error"], doc["error"]
         assert doc["jobs"] == [] and doc["results"] == {}
+        assert read_result(doc).error == doc["error"]  # what `job result` shows
     # a secret of the node's vault is not given to a market job: its op fails before it starts
     mark = node.mark()
     secret = "    environment:\n      TOKEN: {type: nos/vault, value: ci/npm#token}\n"
