@@ -21,7 +21,7 @@ from nosana_node.cli.chainctx import JSON, NETWORK, RPC_URL
 
 app = typer.Typer(help="Run a node: join a market, take its jobs, run them, get paid.", no_args_is_help=True)
 
-MARKET = typer.Option(None, "--market", help="Market to join: a name or an address [:market].")
+MARKET = chainctx.setting("--market", "market", "NAME|ADDRESS")
 
 
 def _load(network: str | None, rpc_url: str | None, home: Path | None) -> Any:
