@@ -99,7 +99,11 @@ def put(
 def get(
     cid: str = typer.Argument(..., metavar="CID", help="CIDv0 (Qm…), or /ipfs/Qm…"),
     output: Path | None = typer.Option(
-        None, "--output", "-o", help="Write to this file (replaced only when complete) instead of stdout."
+        None,
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="Write to this file (replaced only when complete). Default: stdout.",
     ),
     backend: str | None = BACKEND,
     home: Path | None = options.HOME,
