@@ -25,13 +25,6 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def _is_pipeline(data: Any) -> bool:
-    """A pipeline has ``jobs``/``global``; a job definition ``ops``/``version``/``type``."""
-    if not isinstance(data, dict):
-        return False
-    return not ({"ops", "version", "type"} & set(data)) and bool({"jobs", "global"} & set(data))
-
-
 def validate(
     file: Path = typer.Argument(
         ..., help="Job definition (JSON or YAML) or pipeline file.", show_default=False
@@ -39,6 +32,7 @@ def validate(
     json_out: bool = typer.Option(False, "--json", help="Print the verdict as JSON."),
 ) -> None:
     """Check a job definition or a pipeline: every problem with file, line, column and key path."""
+    from nosana_node.formats import PIPELINE, detect
     from nosana_node.jobdef.source import load_source
     from nosana_node.pipeline.problems import ProblemList
 
@@ -47,7 +41,7 @@ def validate(
     except ProblemList as exc:
         _report_invalid(file, "file", None, exc.lines, [], json_out)
         return
-    if _is_pipeline(doc.data):
+    if detect(doc.data) == PIPELINE:
         _pipeline(file, json_out)
     else:
         _job_definition(file, doc, fmt, json_out)
@@ -104,13 +98,15 @@ def _pipeline(file: Path, json_out: bool) -> None:
     from nosana_node.pipeline.problems import ProblemList
 
     try:
-        _, pipeline = load(file)
+        doc, pipeline = load(file)
     except ProblemList as exc:
-        _report_invalid(file, "pipeline", "YAML", exc.lines, [], json_out)
+        _report_invalid(file, "pipeline", "YAML", exc.lines, [str(w) for w in exc.warnings], json_out)
         return
     jobs = [job.name for job in pipeline.jobs]
+    warnings = [str(w) for w in doc.warnings]
     if json_out:
         verdict = {"file": str(file), "kind": "pipeline", "syntax": "YAML", "valid": True}
-        print(json.dumps({**verdict, "jobs": jobs, "warnings": []}, indent=2))
+        print(json.dumps({**verdict, "jobs": jobs, "warnings": warnings}, indent=2))
     else:
         print(f"{file}: valid pipeline (YAML) · {_plural(len(jobs), 'job')}: {' → '.join(jobs)}")
+    _print_warnings(warnings)

@@ -36,10 +36,13 @@ def test_a_pipeline_is_recognised(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.endswith("hello.yml: valid pipeline (YAML) · 1 job: hello\n")
     bad = tmp_path / "ci.yml"
-    bad.write_text("global: {imag: x}\njobs: [{name: a, commands: [x]}]\n")
+    bad.write_text("global: {imag: x}\njobs: [{name: a, commands: x}]\n")
     proc = run_cli("job", "validate", str(bad))
     assert proc.returncode == 2
-    assert proc.stderr == f"error: {bad}:1:10: global.imag: unknown key 'imag' (did you mean 'image'?)\n"
+    assert proc.stderr == (
+        f"error: {bad}:2:28: jobs[0].commands: expected a list, got the string 'x'\n"
+        f"warning: {bad}:1:10: global.imag: unknown key 'imag' ignored (did you mean 'image'?)\n"
+    )
     assert proc.stdout == f"{bad}: invalid pipeline (YAML): 1 problem\n"
 
 
