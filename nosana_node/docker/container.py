@@ -100,8 +100,9 @@ def run_attached(
     """Attach, start, stream stdout/stderr to ``on_output`` until the container exits.
 
     The container is killed when ``timeout`` seconds have passed on the token's clock (the exit
-    then says ``timed_out``) or at once when ``cancel`` fires (then :class:`Cancelled` is raised,
-    and the caller removes the container). Engine errors raise ``EngineError``.
+    then says ``timed_out``). When ``cancel`` fires, :class:`Cancelled` is raised once the
+    output ends (the caller removes the container at once on cancel: see ``docker/run``); a
+    container not started yet is not started. Engine errors raise ``EngineError``.
     """
     timed_out = threading.Event()
 
@@ -116,12 +117,9 @@ def run_attached(
     with engine_call("the engine refused the job container"):
         stream = api.attach(container, stdout=True, stderr=True, stream=True, demux=True, logs=False)
         alarm = cancel.clock.call_at(cancel.clock.now() + timeout, expire)
-        forget = cancel.on_cancel(kill)
         try:
             if not cancel.cancelled:
                 api.start(container)
-                if cancel.cancelled:  # cancelled while it was starting: the kill may have come too early
-                    kill()
                 for out, err in stream:
                     if out:
                         on_output("stdout", out)
@@ -129,7 +127,6 @@ def run_attached(
                         on_output("stderr", err)
         finally:
             alarm.cancel()
-            forget()
             stream.close()
         cancel.check()
         code = api.wait(container)["StatusCode"]

@@ -22,7 +22,6 @@ from nosana_node.chain.transactions import open_market
 from tests.chain.clikit import LocalMarket, serve
 from tests.cli import REPO
 
-pytest.importorskip("nosana_node.storage.base", reason="storage lands from main")  # until it is merged
 HELLO = REPO / "pipelines" / "hello.yml"
 
 
