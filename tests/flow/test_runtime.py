@@ -41,7 +41,7 @@ class Record(OpType):
                 Reason.EXIT_CODE, f"asked to fail: {ctx.args.get('say', '')}", exit_code=3
             )
         if ctx.args.get("interrupt"):
-            ctx.cancel.cancel(CancelReason.INTERRUPTED, "asked to")
+            ctx.env.cancel.cancel(CancelReason.INTERRUPTED, "asked to")  # the run, not only this op
             ctx.cancel.check()
         if ctx.args.get("crash"):
             raise RuntimeError("a bug")
