@@ -25,6 +25,7 @@ $(VENV)/.installed: pyproject.toml
 
 engine:
 	bash scripts/ensure-docker.sh
+	bash scripts/ensure-iptables.sh
 
 images: engine
 	bash scripts/build-images.sh

@@ -27,6 +27,7 @@ from nosana_node.cli import vault as vault_cli
 from nosana_node.config.options import ConfigOptions, remember
 from nosana_node.errors import NosanaError
 from nosana_node.secrets.masking import process_masker
+from nosana_node.terminal import neutralise
 
 app = typer.Typer(
     name="nosana-node",
@@ -85,7 +86,7 @@ def _root(
 
 def fail(message: str, code: int) -> None:
     """Print one masked error line to stderr and exit with ``code``."""
-    line = " ".join(process_masker().mask(message).split())
+    line = neutralise(" ".join(process_masker().mask(message).split()))
     print(f"error: {line}", file=sys.stderr)
     raise SystemExit(code)
 

@@ -180,8 +180,13 @@ class DockerConfig:
         default=None, metadata=meta(Gpus(), "GPUs for job containers: none, all, or a count.")
     )
     network: str = field(
-        default="bridge",
-        metadata=meta(Text(), "Docker network mode of job containers (bridge, none, a name)."),
+        default="isolated",
+        metadata=meta(
+            Text(),
+            "Network of job containers: isolated (the node's own: no access to the host's "
+            "services), bridge (Docker's default: the host's services are reachable), none, or "
+            "the name of an existing Docker network. host is refused.",
+        ),
     )
 
 

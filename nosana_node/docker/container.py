@@ -149,9 +149,10 @@ def run_attached(
     """Attach, start, stream stdout/stderr to ``on_output`` until the container exits.
 
     The container is killed when ``timeout`` seconds have passed on the token's clock (the exit
-    then says ``timed_out``; None: no limit) or at once when ``cancel`` fires (then
-    :class:`Cancelled` is raised, and the caller removes the container). ``on_start`` is called
-    once the container has started. Engine errors raise ``EngineError``.
+    then says ``timed_out``; None: no limit). When ``cancel`` fires, :class:`Cancelled` is
+    raised once the output ends (the caller removes the container at once on cancel: see
+    ``docker/run``); a container not started yet is not started. ``on_start`` is called once
+    the container has started. Engine errors raise ``EngineError``.
     """
     timed_out = threading.Event()
 
@@ -166,13 +167,10 @@ def run_attached(
     with engine_call("the engine refused the job container"):
         stream = api.attach(container, stdout=True, stderr=True, stream=True, demux=True, logs=False)
         alarm = cancel.clock.call_at(cancel.clock.now() + timeout, expire) if timeout is not None else None
-        forget = cancel.on_cancel(kill)
         try:
             if not cancel.cancelled:
                 api.start(container)
-                if cancel.cancelled:  # cancelled while it was starting: the kill may have come too early
-                    kill()
-                elif on_start is not None:
+                if on_start is not None:
                     on_start()
                 for out, err in stream:
                     if out:
@@ -182,7 +180,6 @@ def run_attached(
         finally:
             if alarm is not None:
                 alarm.cancel()
-            forget()
             stream.close()
         cancel.check()
         code = api.wait(container)["StatusCode"]

@@ -246,9 +246,11 @@ class ContainerRun(OpType):
                 container_id = container.create(env.api, spec)
         except EngineError as exc:
             return OpOutcome.failed(Reason.ENGINE, str(exc))
+        forget = ctx.cancel.on_cancel(lambda _: env.docker.remove_now(container_id))
         try:
             return self._run(ctx, env, container_id, ports, args)
         finally:
+            forget()
             env.docker.remove_now(container_id)
 
     def _mounts(self, ctx: OpContext, env: JobEnv, args: dict[str, Any]) -> list[Mount]:

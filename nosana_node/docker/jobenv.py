@@ -4,8 +4,10 @@ Created on first use by a ``container/run`` or ``container/create-volume`` op of
 (``job_env(ctx)``), closed when the run ends:
 
 - the job's network: on the node's default networks (``isolated``, ``bridge``) each job gets a
-  bridge network of its own, ``nosana-<flow id>`` (labelled like job containers), so that its ops
-  reach each other by name (``%%ops.ID.host%%``) and no other job's; ``none`` and a named
+  bridge network of its own, ``nosana-<flow id>`` (labelled like job containers; bridge
+  interface ``nsj…``), so that its ops reach each other by name (``%%ops.ID.host%%``) and no
+  other job's; with ``isolated`` the node's firewall rules (:mod:`nosana_node.docker.firewall`)
+  cover every ``nsj…`` bridge too: no service of the host is reachable. ``none`` and a named
   network are used as they are;
 - volumes (``container/create-volume``): Docker named volumes ``nosana-<flow id>-<name>``,
   labelled with the store and the flow;
@@ -58,8 +60,9 @@ class JobEnv:
         self.private = ctx.env.store.flow_dir(ctx.flow.id) / "private"
         self._lock = threading.Lock()
         self._report = ctx.env.reporter.message
-        mode = getattr(self.docker, "network", None) or ctx.settings.network
+        mode = ctx.settings.network
         self.shared = mode in SHARED_NETWORKS
+        self.isolated = mode == "isolated"
         self.network = f"nosana-{ctx.flow.id}" if self.shared else mode
         self._network_ready = not self.shared
 
@@ -85,6 +88,10 @@ class JobEnv:
                             labels=self.labels,
                             check_duplicate=True,
                         )
+                if self.isolated:  # the node's firewall rules, for every job bridge at once
+                    from nosana_node.docker.firewall import IptablesFirewall
+
+                    IptablesFirewall().isolate(INTERFACE_PREFIX + "+")
                 self._network_ready = True
         return self.network
 

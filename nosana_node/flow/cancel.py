@@ -119,7 +119,8 @@ class CancelToken:
     def cancel(self, reason: CancelReason, detail: str | None = None) -> bool:
         """Cancel with ``reason``; True if this call did it (False: it was already cancelled).
 
-        Callbacks run in the calling thread before this returns.
+        The callbacks have all run when this returns; several run at the same time, each in a
+        thread of its own (stopping three containers takes as long as stopping one).
         """
         with self._lock:
             if self._reason is not None:
@@ -131,8 +132,14 @@ class CancelToken:
         if alarm is not None:
             alarm.cancel()
         self._event.set()
-        for callback in callbacks:
-            self._call(callback)
+        if len(callbacks) == 1:
+            self._call(callbacks[0])
+        else:
+            threads = [threading.Thread(target=self._call, args=(c,), name="on-cancel") for c in callbacks]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
         return True
 
     def set_deadline(self, deadline: float | None) -> None:

@@ -141,6 +141,7 @@ class Runtime:
             finally:
                 env.store.release(flow.id, env.runner)
                 self._reporter.flow_finished(flow)
+                env.masker.close()  # the run's secrets are forgotten with it
         return flow
 
     # -- scheduling --------------------------------------------------------------------------------

@@ -227,4 +227,5 @@ def test_op_types_are_assembled_by_the_application_and_plugins_load_on_demand() 
 
     registry = OpRegistry([], plugins=plugins)
     assert loaded == [] and registry.get("test/record").name == "test/record" and loaded == ["plugins"]
-    assert wiring.op_types().names() == ["checkout/git", "checkout/local", "docker/run"]  # no plugin installed here
+    # the application's own op types (no plugin is installed here)
+    assert wiring.op_types().names() == ["checkout/git", "checkout/local", "docker/run"]
