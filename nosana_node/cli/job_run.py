@@ -86,8 +86,16 @@ def run(
     if detect(doc.data) != JOBDEF:
         from nosana_node.cli.pipeline import run as run_pipeline
 
-        run_pipeline(file=file, json_out=json_out, workspace=None, strict=False, fresh=True, context=None,
-                     artifact_cap=None, **given)  # type: ignore[arg-type]
+        run_pipeline(
+            file=file,
+            json_out=json_out,
+            workspace=None,
+            strict=False,
+            fresh=True,
+            context=None,
+            artifact_cap=None,
+            **given,
+        )  # type: ignore[arg-type]
         return
     _run_job_definition(file, json_out, options.config_flags(**given))
 

@@ -274,7 +274,9 @@ class ContainerRun(OpType):
         timeout = None if service else ctx.settings.job_timeout
         ended_by: CancelReason | None = None
         try:
-            end = container.run_attached(env.api, container_id, ctx.log.write, timeout, ctx.cancel, monitor.start)
+            end = container.run_attached(
+                env.api, container_id, ctx.log.write, timeout, ctx.cancel, monitor.start
+            )
         except Cancelled as exc:
             if exc.reason not in _SERVICE_ENDS or (not service and exc.reason is not CancelReason.COMPLETED):
                 raise
@@ -310,7 +312,11 @@ class CreateVolume(OpType):
     name = "container/create-volume"
 
     def validate(self, args: dict[str, Any]) -> list[str]:
-        return [] if isinstance(args.get("name"), str) and args["name"] else ["name: a non-empty string is required"]
+        return (
+            []
+            if isinstance(args.get("name"), str) and args["name"]
+            else ["name: a non-empty string is required"]
+        )
 
     def run(self, ctx: OpContext) -> OpOutcome:
         env = job_env(ctx)
@@ -365,4 +371,3 @@ class _MaskingResolver:
         value = self.env.secrets.resolve(ref)
         self.env.masker.add(value)
         return value
-

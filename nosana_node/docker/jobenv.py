@@ -125,7 +125,9 @@ class JobEnv:
         problems = []
         with contextlib.suppress(EngineError):
             with engine_call("cannot list the job's volumes"):
-                found = self.api.volumes(filters={"label": [f"{FLOW}={self.flow.id}", f"{STORE}={self.labels[STORE]}"]})
+                found = self.api.volumes(
+                    filters={"label": [f"{FLOW}={self.flow.id}", f"{STORE}={self.labels[STORE]}"]}
+                )
             for volume in found.get("Volumes") or []:
                 try:
                     with engine_call(f"cannot remove volume {volume['Name']}"):

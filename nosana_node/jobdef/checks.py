@@ -143,9 +143,7 @@ def _execution(found: Findings, definition: JobDefinition, plan: ExecutionPlan) 
                     f"{dep!r} is in group {definition.op(dep).group!r}, not {op.group!r}: "
                     "dependencies must be in the same group (groups already run in order)",
                 )
-    cycle = find_cycle(plan.depends_on) or find_cycle(
-        {k: tuple(v) for k, v in waits_for(definition).items()}
-    )
+    cycle = find_cycle(plan.depends_on) or find_cycle({k: tuple(v) for k, v in waits_for(definition).items()})
     if cycle:
         i = ids.index(cycle[0])
         found.error(("ops", i, "execution", "depends_on"), f"dependency cycle: {' → '.join(cycle)}")

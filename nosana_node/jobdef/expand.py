@@ -53,9 +53,7 @@ def compile_value(value: Any, variables: dict[str, str], hosts: dict[str, str]) 
     if isinstance(value, list):
         return [compile_value(v, variables, hosts) for v in value]
     if isinstance(value, dict):
-        return {
-            _static_key(k, variables): compile_value(v, variables, hosts) for k, v in value.items()
-        }
+        return {_static_key(k, variables): compile_value(v, variables, hosts) for k, v in value.items()}
     return value
 
 

@@ -98,9 +98,11 @@ def _http(port: Port, check: Check, timeout: float) -> tuple[bool, str]:
     base = port.url.replace("ws://", "http://", 1)
     path = check.path if check.path.startswith("/") else "/" + check.path
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
-            with client.stream(check.method, base + path, headers=check.headers, content=content) as answer:
-                status = answer.status_code
+        with (
+            httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client,
+            client.stream(check.method, base + path, headers=check.headers, content=content) as answer,
+        ):
+            status = answer.status_code
     except httpx.HTTPError as exc:
         return False, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     return status == check.expected_status, f"status {status}"

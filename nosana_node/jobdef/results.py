@@ -25,7 +25,9 @@ def extract(log_path: Path, specs: dict[str, Any]) -> dict[str, list[str]]:
     """``{key: [match, group, …]}`` for every key of ``specs`` (``{key: regex | {regex, logType}}``)."""
     compiled = []
     for key, spec in specs.items():
-        regex, types = (spec, ["stdout", "stderr"]) if isinstance(spec, str) else (spec["regex"], spec["logType"])
+        regex, types = (
+            (spec, ["stdout", "stderr"]) if isinstance(spec, str) else (spec["regex"], spec["logType"])
+        )
         try:
             pattern = compile_js(regex)
         except RegexError:

@@ -17,8 +17,8 @@ from nosana_node.flow.model import FlowStatus, OpStatus
 from nosana_node.jobdef.result import flow_state
 from nosana_node.jobdef.settings import JobdefSettings
 from nosana_node.resources.settings import ResourceSettings
-from tests.corekit import IMAGE, engine, home  # noqa: F401 - fixture
-from tests.jobdef.runkit import FAST, Events, job, leftovers, log_text, run
+from tests.corekit import IMAGE, engine
+from tests.jobdef.runkit import Events, job, leftovers, log_text, run
 from tests.resources.conftest import s3_client
 from tests.resources.servers import RegistryStandIn, moto_s3
 
@@ -27,7 +27,13 @@ HTTPD = "mkdir -p /www && echo hello > /www/index.html && echo serving && exec h
 
 
 def service(op_id: str = "web", checks: list[dict] | None = None, **execution: object) -> dict:
-    probe = {"type": "http", "path": "/index.html", "method": "GET", "expected_status": 200, "continuous": True}
+    probe = {
+        "type": "http",
+        "path": "/index.html",
+        "method": "GET",
+        "expected_status": 200,
+        "continuous": True,
+    }
     op = {
         "id": op_id,
         "args": {"cmd": HTTPD, "expose": [{"port": 8080, "health_checks": checks or [probe]}]},
@@ -69,12 +75,19 @@ def test_groups_literals_results_and_a_server_stopped_when_its_client_ends(home:
             {
                 "id": "client",
                 "args": {
-                    "cmd": ["sh", "-c", "wget -q -O - http://%%ops.server.host%%:8080/index.html; echo job=%%global.job%%"]
+                    "cmd": [
+                        "sh",
+                        "-c",
+                        "wget -q -O - http://%%ops.server.host%%:8080/index.html; echo job=%%global.job%%",
+                    ]
                 },
                 "results": {"page": "^hello$", "job": "job=(.*)", "none": "nothing like this"},
                 "execution": {"group": "pair"},
             },
-            {"id": "after", "args": {"cmd": ["echo", "got", "%%ops.client.results.page%%", "%%global.variables.W%%"]}},
+            {
+                "id": "after",
+                "args": {"cmd": ["echo", "got", "%%ops.client.results.page%%", "%%global.variables.W%%"]},
+            },
         ],
         **{"global": {"variables": {"W": "world"}}},
     )
@@ -83,7 +96,11 @@ def test_groups_literals_results_and_a_server_stopped_when_its_client_ends(home:
     assert [str(states[o].status) for o in ("server", "client", "after")] == ["succeeded"] * 3
     assert states["client"].started_at >= states["server"].ready_at  # the client waited for the server
     assert states["after"].started_at >= states["server"].ended_at  # groups in order
-    assert states["client"].results.values == {"page": ["hello"], "job": [f"job={flow.id}", flow.id], "none": []}
+    assert states["client"].results.values == {
+        "page": ["hello"],
+        "job": [f"job={flow.id}", flow.id],
+        "none": [],
+    }
     assert "the ops it serves ended: client" in log_text(flow, "server", "node")
     assert log_text(flow, "after", "stdout") == "got hello world\n"
     document = flow_state(flow)
@@ -133,7 +150,13 @@ def test_s3_resources_are_mounted_read_only_or_privately_writable(home: Path) ->
                         "cmd": check,
                         "resources": [
                             {"type": "S3", "url": "s3://models/tiny", "target": "/model", "IAM": IAM},
-                            {"type": "S3", "url": "s3://models/tiny", "target": "/copy", "allowWrite": True, "IAM": IAM},
+                            {
+                                "type": "S3",
+                                "url": "s3://models/tiny",
+                                "target": "/copy",
+                                "allowWrite": True,
+                                "IAM": IAM,
+                            },
                         ],
                     },
                 }
@@ -150,8 +173,17 @@ def test_s3_resources_are_mounted_read_only_or_privately_writable(home: Path) ->
 def test_gpu_ops_request_devices(home: Path, tmp_path: Path) -> None:
     api = engine()
     spec = container.JobSpec(
-        image=IMAGE, script="true", work_dir=None, env={}, labels={}, name=None,
-        cpus=1, memory=64 * 2**20, pids=64, gpus=-1, network="none",
+        image=IMAGE,
+        script="true",
+        work_dir=None,
+        env={},
+        labels={},
+        name=None,
+        cpus=1,
+        memory=64 * 2**20,
+        pids=64,
+        gpus=-1,
+        network="none",
     )
     created = container.create(api, spec)
     try:
@@ -194,8 +226,19 @@ def test_resource_faults_fail_the_op_before_its_container_naming_the_resource(ho
         )
         data = job(
             [
-                {"id": "missing", "args": {"cmd": "true", "resources": [{"type": "S3", "url": "s3://models/none", "target": "/m", "IAM": IAM}]}, "execution": {"group": "g"}},
-                {"id": "corrupt", "args": {"cmd": "true", "resources": [{"type": "Ollama", "model": "tiny:1"}]}, "execution": {"group": "g"}},
+                {
+                    "id": "missing",
+                    "args": {
+                        "cmd": "true",
+                        "resources": [{"type": "S3", "url": "s3://models/none", "target": "/m", "IAM": IAM}],
+                    },
+                    "execution": {"group": "g"},
+                },
+                {
+                    "id": "corrupt",
+                    "args": {"cmd": "true", "resources": [{"type": "Ollama", "model": "tiny:1"}]},
+                    "execution": {"group": "g"},
+                },
             ]
         )
         flow = run(home, data, settings=settings)

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from nosana_node.flow.model import FlowStatus
-from nosana_node.resources.settings import ResourceSettings
 from nosana_node.jobdef.settings import JobdefSettings
+from nosana_node.resources.settings import ResourceSettings
 from tests.cli import run_cli
-from tests.corekit import IMAGE, home  # noqa: F401 - fixture
+from tests.corekit import IMAGE
 from tests.jobdef.conftest import write_json
 from tests.jobdef.runkit import job, leftovers, log_text, run
 from tests.resources.conftest import s3_client
@@ -23,7 +23,9 @@ def _flows(home: Path) -> list[Path]:
 
 
 def test_job_run_prints_the_flow_state_and_exits_0(tmp_path: Path, home: Path) -> None:
-    data = job([{"id": "hi", "args": {"cmd": ["echo", "hello", "world"]}, "results": {"who": "hello (\\w+)"}}])
+    data = job(
+        [{"id": "hi", "args": {"cmd": ["echo", "hello", "world"]}, "results": {"who": "hello (\\w+)"}}]
+    )
     path = write_json(tmp_path, data)
     proc = run_cli("job", "run", str(path), "--json", "--home", str(home))
     assert proc.returncode == 0, proc.stderr
@@ -47,7 +49,10 @@ def test_job_run_prints_the_flow_state_and_exits_0(tmp_path: Path, home: Path) -
             "dependency cycle: a → b → a",
         ),
         ([{"id": "a", "args": {"cmd": "echo %%ops.nope.results.x%%"}}], "no op with id 'nope'"),
-        ([{"id": "a", "args": {"cmd": "true", "expose": [8080, "8000-8100"]}}], "port 8080 falls within range"),
+        (
+            [{"id": "a", "args": {"cmd": "true", "expose": [8080, "8000-8100"]}}],
+            "port 8080 falls within range",
+        ),
     ],
 )
 def test_bad_job_definitions_are_refused_with_one_line(
@@ -64,7 +69,10 @@ def test_a_job_this_host_cannot_serve_is_not_run(tmp_path: Path, home: Path) -> 
     data = job([{"id": "a", "args": {"cmd": "true"}}], meta={"system_requirements": {"required_vram": 24}})
     proc = run_cli("job", "run", str(write_json(tmp_path, data)), "--home", str(home))
     assert proc.returncode == 1
-    assert proc.stderr.startswith("error: ") and "this host cannot serve the job: the job needs a GPU with 24 GB" in proc.stderr
+    assert (
+        proc.stderr.startswith("error: ")
+        and "this host cannot serve the job: the job needs a GPU with 24 GB" in proc.stderr
+    )
     assert len(proc.stderr.splitlines()) == 1 and not _flows(home)
 
 
@@ -75,7 +83,9 @@ CORPUS = {
     "nosana-ci__nosana-cli__job-examples_count-multiple.json": {"count-1": "1\n2\n", "count-2": "1\n2\n"},
     "nosana-ci__nosana-cli__job-examples_result-extracting.json": {"hello-world": "running ubuntu\n"},
     "nosana-ci__nosana-cli__job-examples_job-definition.json": {"run-from-cli-2": "Hello World\n/home"},
-    "nosana-ci__nosana-cli__job-examples_hello-world-s3.json": {"hello-world": "Hello version 1.txt\nhello v1"},
+    "nosana-ci__nosana-cli__job-examples_hello-world-s3.json": {
+        "hello-world": "Hello version 1.txt\nhello v1"
+    },
 }
 
 
@@ -94,8 +104,12 @@ def test_corpus_definitions_run_end_to_end(corpus: Path, home: Path, name: str) 
     with moto_s3() as endpoint:
         client = s3_client(endpoint)
         client.create_bucket(Bucket="nosana-models", ACL="public-read")
-        client.put_object(Bucket="nosana-models", Key="test/Hello version 1.txt", Body=b"hello v1", ACL="public-read")
-        resources = ResourceSettings(s3_endpoint=endpoint, mirrors={"https://models.nosana.io": "s3://nosana-models"})
+        client.put_object(
+            Bucket="nosana-models", Key="test/Hello version 1.txt", Body=b"hello v1", ACL="public-read"
+        )
+        resources = ResourceSettings(
+            s3_endpoint=endpoint, mirrors={"https://models.nosana.io": "s3://nosana-models"}
+        )
         flow = run(home, data, settings=JobdefSettings(resources=resources))
     assert flow.status is FlowStatus.SUCCEEDED, [s.error for s in flow.states.values()]
     for op_id, expected in CORPUS[name].items():
@@ -104,7 +118,9 @@ def test_corpus_definitions_run_end_to_end(corpus: Path, home: Path, name: str) 
         assert flow.states["count-2"].started_at >= flow.states["count-1"].ended_at
     if "result-extracting" in name:
         values = flow.states["hello-world"].results.values
-        assert values["detected-gpu-stderr"] == ["Device 0: NVIDIA GeForce RTX 3070, compute capability 8.6, VMM: yes"]
+        assert values["detected-gpu-stderr"] == [
+            "Device 0: NVIDIA GeForce RTX 3070, compute capability 8.6, VMM: yes"
+        ]
         assert len(values["detected-gpu-all-std"]) == 2 and values["empty-result"] == []
         assert values["throw-error"] == []
     assert leftovers(flow.id) == {"volumes": [], "networks": []}
