@@ -18,27 +18,15 @@ import typer
 
 from nosana_node.cli import options
 from nosana_node.cli.execute import run_with_display
-from nosana_node.errors import NosanaError
 
 if TYPE_CHECKING:
     from nosana_node.flow.model import Flow
     from nosana_node.flow.runner import FlowRunner
-    from nosana_node.host.gpus import GpuInventory
-
-
-class CannotServe(NosanaError):
-    """This host does not meet the job's requirements (GPU, VRAM, CUDA)."""
 
 
 def register(group: typer.Typer) -> None:
     """Add ``run`` to the ``job`` command group."""
     group.command("run")(run)
-
-
-def _inventory() -> GpuInventory:
-    from nosana_node.host.gpus import NvmlInventory
-
-    return NvmlInventory()
 
 
 def run(
@@ -103,16 +91,14 @@ def run(
 def _run_job_definition(file: Path, json_out: bool, flags: dict) -> None:  # type: ignore[type-arg]
     from nosana_node.jobdef import load
     from nosana_node.jobdef.compile import compile_job
-    from nosana_node.jobdef.requirements import check_requirements
+    from nosana_node.jobdef.prepare import check_host
     from nosana_node.jobdef.result import flow_state
 
     def prepare(runner: FlowRunner) -> tuple[Flow, bool, str | None]:
         job = load(file)
         for warning in job.warnings:
             print(f"warning: {warning}", file=sys.stderr)
-        unmet = check_requirements(job.definition, _inventory().probe())
-        if unmet:
-            raise CannotServe(f"{file}: this host cannot serve the job: {'; '.join(map(str, unmet))}")
+        check_host(job, str(file))
         flow = compile_job(job, name=file.stem, source={"file": str(file.resolve())})
         return flow, False, None
 
