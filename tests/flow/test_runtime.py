@@ -228,4 +228,10 @@ def test_op_types_are_assembled_by_the_application_and_plugins_load_on_demand() 
     registry = OpRegistry([], plugins=plugins)
     assert loaded == [] and registry.get("test/record").name == "test/record" and loaded == ["plugins"]
     # the application's own op types (no plugin is installed here)
-    assert wiring.op_types().names() == ["checkout/git", "checkout/local", "docker/run"]
+    assert wiring.op_types().names() == [
+        "checkout/git",
+        "checkout/local",
+        "container/create-volume",
+        "container/run",
+        "docker/run",
+    ]
