@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from nosana_node.flow.events import Reporter
     from nosana_node.flow.registry import OpRegistry, OpType
     from nosana_node.flow.runner import FlowRunner
+    from nosana_node.jobdef.settings import JobdefSettings
     from nosana_node.secrets.refs import SecretResolver
     from nosana_node.settings import RunnerSettings
     from nosana_node.storage.base import Storage
@@ -110,15 +111,44 @@ def _plugin_op_types() -> Iterable[OpType]:
         yield entry.load()()
 
 
-def op_types() -> OpRegistry:
-    """The op types the node runs: ``docker/run``, ``checkout/local``, ``checkout/git``, then
-    plugins."""
+def jobdef_settings(config: NodeConfig) -> JobdefSettings:
+    """What the op types of job definitions read (``:jobdef``)."""
+    from nosana_node.jobdef.settings import JobdefSettings
+    from nosana_node.resources.settings import ResourceSettings
+
+    j = config.jobdef
+    resources = ResourceSettings(
+        s3_endpoint=j.s3_endpoint,
+        mirrors=dict(j.mirrors),
+        hf_endpoint=j.hf_endpoint,
+        ollama_registry=j.ollama_registry,
+        max_bytes=j.max_resource_size,
+    )
+    return JobdefSettings(
+        publish_address=j.publish_address,
+        health_interval=j.health_interval,
+        continuous_interval=j.continuous_interval,
+        health_timeout=j.health_timeout,
+        resources=resources,
+        s3_credentials=dict(j.s3_credentials),
+    )
+
+
+def op_types(config: NodeConfig | None = None) -> OpRegistry:
+    """The op types the node runs: ``docker/run``, ``checkout/local``, ``checkout/git``,
+    ``container/run`` and ``container/create-volume`` (job definitions, with ``config``'s
+    ``:jobdef`` settings), then plugins."""
     from nosana_node.checkout.git import GitCheckout
     from nosana_node.checkout.local import LocalCheckout
+    from nosana_node.docker.container_op import ContainerRun, CreateVolume
     from nosana_node.docker.run_op import DockerRun
     from nosana_node.flow.registry import OpRegistry
 
-    return OpRegistry([DockerRun(), LocalCheckout(), GitCheckout()], plugins=_plugin_op_types)
+    jobdef = jobdef_settings(config) if config is not None else None
+    return OpRegistry(
+        [DockerRun(), LocalCheckout(), GitCheckout(), ContainerRun(jobdef), CreateVolume()],
+        plugins=_plugin_op_types,
+    )
 
 
 def flow_runner(
@@ -134,7 +164,7 @@ def flow_runner(
 
     return FlowRunner(
         runner_settings(loaded.config),
-        op_types(),
+        op_types(loaded.config),
         secrets=secrets_for(loaded),
         reporter=reporter,
         context=context,

@@ -17,6 +17,7 @@ from nosana_node import __version__
 from nosana_node.cli import config as config_cli
 from nosana_node.cli import flow as flow_cli
 from nosana_node.cli import job as job_cli
+from nosana_node.cli import job_run as job_run_cli
 from nosana_node.cli import job_validate as job_validate_cli
 from nosana_node.cli import localnet as localnet_cli
 from nosana_node.cli import market as market_cli
@@ -47,6 +48,7 @@ app.add_typer(config_cli.app, name="config")
 app.add_typer(vault_cli.app, name="vault")
 app.add_typer(storage_cli.app, name="storage")
 job_validate_cli.register(job_cli.app)
+job_run_cli.register(job_cli.app)
 
 
 def _version(value: bool) -> None:

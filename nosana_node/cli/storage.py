@@ -14,6 +14,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -37,16 +38,39 @@ BACKEND = typer.Option(
     help="embedded, localnet, kubo, pinata or gateway [default: :storage :backend].",
 )
 JSON = typer.Option(False, "--json", help="Print one JSON object on stdout.")
+NETWORK = typer.Option(
+    None,
+    "--network",
+    help="mainnet, devnet or localnet; on localnet the default backend is the local market's "
+    "IPFS endpoint at --rpc-url [default: :network].",
+)
+RPC_URL = typer.Option(None, "--rpc-url", help="The local market's URL [default: :rpc-url].")
 
 
-def _open(home: Path | None, backend: str | None) -> Storage:
+def _open(where: Where) -> Storage:
     from nosana_node import wiring
+    from nosana_node.config.load import Flag
     from nosana_node.storage.factory import BACKENDS
 
-    if backend is not None and backend not in (*BACKENDS, "auto"):
-        raise UserInputError(f"--backend: unknown backend {backend!r} (one of {', '.join(BACKENDS)})")
-    loaded = wiring.load_configuration(flags=options.config_flags(home=home))
-    return wiring.storage_for(loaded, backend=backend)
+    if where.backend is not None and where.backend not in (*BACKENDS, "auto"):
+        raise UserInputError(f"--backend: unknown backend {where.backend!r} (one of {', '.join(BACKENDS)})")
+    flags = options.config_flags(home=where.home)
+    if where.network is not None:
+        flags["network"] = Flag(where.network, "--network")
+    if where.rpc_url is not None:
+        flags["rpc-url"] = Flag(where.rpc_url, "--rpc-url")
+    loaded = wiring.load_configuration(flags=flags)
+    return wiring.storage_for(loaded, backend=where.backend)
+
+
+@dataclass(frozen=True)
+class Where:
+    """The storage a command uses: its flags on top of the configuration."""
+
+    backend: str | None
+    home: Path | None
+    network: str | None = None
+    rpc_url: str | None = None
 
 
 def _input(path: str, cap: int) -> Any:
@@ -79,10 +103,12 @@ def put(
     file: str = typer.Argument(..., metavar="FILE|-", help="File to store; - reads standard input."),
     backend: str | None = BACKEND,
     home: Path | None = options.HOME,
+    network: str | None = NETWORK,
+    rpc_url: str | None = RPC_URL,
     as_json: bool = JSON,
 ) -> None:
     """Store a file and print its CID (Qm…)."""
-    storage = _open(home, backend)
+    storage = _open(Where(backend, home, network, rpc_url))
     try:
         source = _input(file, storage.max_size)
         try:
@@ -99,10 +125,16 @@ def put(
 def get(
     cid: str = typer.Argument(..., metavar="CID", help="CIDv0 (Qm…), or /ipfs/Qm…"),
     output: Path | None = typer.Option(
-        None, "--output", "-o", help="Write to this file (replaced only when complete) instead of stdout."
+        None,
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="Write to this file (replaced only when complete) [default: standard output].",
     ),
     backend: str | None = BACKEND,
     home: Path | None = options.HOME,
+    network: str | None = NETWORK,
+    rpc_url: str | None = RPC_URL,
     as_json: bool = typer.Option(False, "--json", help="With -o: print what was written as JSON."),
 ) -> None:
     """Fetch content by CID, verified against it, to stdout or a file."""
@@ -119,7 +151,7 @@ def get(
             raise UserInputError(f"-o {output}: is a directory; name the file to write")
         if not target.parent.is_dir():
             raise UserInputError(f"-o {output}: directory {target.parent} does not exist")
-    storage = _open(home, backend)
+    storage = _open(Where(backend, home, network, rpc_url))
     try:
         if target is not None:
             size = save(storage, parsed, target)
@@ -166,10 +198,12 @@ def pin(
     cid: str = typer.Argument(..., metavar="CID"),
     backend: str | None = BACKEND,
     home: Path | None = options.HOME,
+    network: str | None = NETWORK,
+    rpc_url: str | None = RPC_URL,
     as_json: bool = JSON,
 ) -> None:
     """Ask the backend to keep a CID."""
-    parsed, (_, name) = _on(cid, home, backend, lambda storage, c: storage.pin(c))
+    parsed, (_, name) = _on(cid, Where(backend, home, network, rpc_url), lambda storage, c: storage.pin(c))
     _print(as_json, {"cid": str(parsed), "pinned": True, "backend": name}, f"{parsed} pinned")
 
 
@@ -178,25 +212,27 @@ def has(
     cid: str = typer.Argument(..., metavar="CID"),
     backend: str | None = BACKEND,
     home: Path | None = options.HOME,
+    network: str | None = NETWORK,
+    rpc_url: str | None = RPC_URL,
     as_json: bool = JSON,
 ) -> None:
     """Say whether the backend keeps a CID (exit 0 yes, 1 no)."""
-    parsed, (found, name) = _on(cid, home, backend, lambda storage, c: storage.has(c))
+    parsed, (found, name) = _on(
+        cid, Where(backend, home, network, rpc_url), lambda storage, c: storage.has(c)
+    )
     said = "is" if found else "is not"
     _print(as_json, {"cid": str(parsed), "has": found, "backend": name}, f"{parsed} {said} kept by {name}")
     if not found:
         raise typer.Exit(1)
 
 
-def _on(
-    cid: str, home: Path | None, backend: str | None, action: Callable[[Storage, Cid], T]
-) -> tuple[Cid, tuple[T, str]]:
+def _on(cid: str, where: Where, action: Callable[[Storage, Cid], T]) -> tuple[Cid, tuple[T, str]]:
     """``action(storage, CID)`` on the configured storage (the CID checked first, the storage
     closed after); returns the CID and (the action's result, the storage's name)."""
     from nosana_node.storage.cid import Cid
 
     parsed = Cid.parse(cid)
-    storage = _open(home, backend)
+    storage = _open(where)
     try:
         return parsed, (action(storage, parsed), storage.name)
     finally:

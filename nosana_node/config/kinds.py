@@ -316,6 +316,26 @@ class AddressMap(Kind):
         return ", ".join(f"{k}={v}" for k, v in value.items()) if value else "-"
 
 
+class TextMap(Kind):
+    """Strings by name: ``{"models" "vault/path"}`` (EDN), or ``a=b,c=d`` (flags, environment)."""
+
+    label = "map of strings"
+
+    def from_value(self, value: Any) -> dict[str, str]:
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise ValueError('a map {"name" "value"}')
+        return {str(k).lstrip(":"): v for k, v in value.items()}
+
+    def from_text(self, text: str) -> dict[str, str]:
+        pairs = [p for p in (part.strip() for part in text.split(",")) if p]
+        if not all("=" in p for p in pairs):
+            raise ValueError("name=value pairs separated by commas")
+        return self.from_value(dict(p.split("=", 1) for p in pairs))
+
+    def show(self, value: Any) -> str:
+        return ", ".join(f"{k}={v}" for k, v in value.items()) if value else "-"
+
+
 def _in_range(number: Any, low: Any, high: Any) -> Any:
     if low is not None and number < low:
         raise ValueError(f"a number >= {low}")

@@ -28,6 +28,7 @@ from nosana_node.config.kinds import (
     Size,
     Text,
     TextList,
+    TextMap,
 )
 from nosana_node.secrets.value import Secret
 from nosana_node.units import GIB, MIB
@@ -186,6 +187,49 @@ class DockerConfig:
             "services), bridge (Docker's default: the host's services are reachable), none, or "
             "the name of an existing Docker network. host is refused.",
         ),
+    )
+
+
+@dataclass(frozen=True)
+class JobdefConfig:
+    publish_address: str = field(
+        default="127.0.0.1",
+        metadata=meta(Text(), "Host address exposed ports of job definitions are published on."),
+    )
+    health_interval: float = field(
+        default=5.0, metadata=meta(Duration(), "Pause between start-up health checks of an exposed port.")
+    )
+    continuous_interval: float = field(
+        default=30.0, metadata=meta(Duration(), "Pause between continuous health checks once ready.")
+    )
+    health_timeout: float = field(
+        default=1800.0,
+        metadata=meta(Duration(), "How long an exposed port may take to pass its health checks."),
+    )
+    s3_endpoint: str | None = field(
+        default=None, metadata=meta(Text(), "S3 service of s3:// resource URLs.", default_text="AWS")
+    )
+    hf_endpoint: str = field(
+        default="https://huggingface.co", metadata=meta(Text(), "Hugging Face hub of HF resources.")
+    )
+    ollama_registry: str = field(
+        default="https://registry.ollama.ai",
+        metadata=meta(Text(), "Where the default Ollama registry (registry.ollama.ai) is reached."),
+    )
+    mirrors: dict[str, str] = field(
+        default_factory=dict,
+        metadata=meta(TextMap(), 'Resource URL prefixes rewritten: {"https://models.nosana.io" "s3://m"}.'),
+    )
+    s3_credentials: dict[str, str] = field(
+        default_factory=dict,
+        metadata=meta(
+            TextMap(),
+            'Vault paths of S3 keys by bucket or host: {"models" "s3/models"} (ACCESS_KEY_ID, '
+            "SECRET_ACCESS_KEY, REGION).",
+        ),
+    )
+    max_resource_size: int = field(
+        default=512 * GIB, metadata=meta(Size(), "Largest resource a job may fetch.")
     )
 
 
@@ -374,6 +418,10 @@ class NodeConfig:
     log: LogConfig = field(default_factory=LogConfig, metadata=section(LogConfig, "Logging."))
     ports: PortsConfig = field(
         default_factory=PortsConfig, metadata=section(PortsConfig, "Ports the node serves.")
+    )
+    jobdef: JobdefConfig = field(
+        default_factory=JobdefConfig,
+        metadata=section(JobdefConfig, "Job definitions: exposed ports, health checks, resources."),
     )
     storage: StorageConfig = field(
         default_factory=StorageConfig,

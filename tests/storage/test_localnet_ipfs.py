@@ -130,7 +130,9 @@ def test_client_and_node_with_separate_homes_exchange_through_the_endpoint(
     shown = json.loads(put.stdout)
     assert shown["cid"] == HELLO[1]
     assert "local market IPFS endpoint" in shown["backend"]
-    got = run_cli("storage", "get", HELLO[1], "--home", str(node_home), env=env)
+    # the node side names the network with flags instead of the environment
+    flags = ("--network", "localnet", "--rpc-url", market.url)
+    got = run_cli("storage", "get", HELLO[1], "--home", str(node_home), *flags)
     assert got.returncode == 0, got.stderr
     assert got.stdout == HELLO[0].decode()
     # nothing went through either home: the documents live in the market's ledger
