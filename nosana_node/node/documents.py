@@ -9,7 +9,9 @@ whose id is the job address:
   node's ``"Github"`` type too, and a bare pipeline mapping): validated, then compiled; ``url``
   and ``commit`` name the repository checked out for every job (``https``, ``http``, ``ssh`` and
   ``git`` URLs only: a market job never reads the host's files);
-* a job definition (v0.1): refused for now, with a reason (their compilation plugs in here);
+* a job definition (v0.1, JSON or YAML): validated, checked against this host's GPUs and
+  compiled (:func:`nosana_node.jobdef.prepare.prepare_job`); a host that cannot serve it raises
+  :class:`~nosana_node.jobdef.prepare.CannotServe` (the node gives the run back: ``quit``);
 * anything else: refused as an unknown format.
 
 Whatever makes a document unusable raises :class:`JobDocumentError`: the node finishes the job
@@ -90,22 +92,37 @@ def document_format(document: Any) -> str:
 
 def compile_job_document(document: Any, *, flow_id: str, context: dict[str, str] | None = None) -> Flow:
     """The flow (id ``flow_id``: the job address) that runs ``document``; ``context`` gives the
-    run's variables (``NOS_JOB_ADDRESS``, ``NOS_RUN_ADDRESS``). :class:`JobDocumentError` when the
-    document cannot run."""
+    run's variables (``NOS_JOB_ADDRESS``, ``NOS_RUN_ADDRESS``, ``NOS_PROJECT_ADDRESS``,
+    ``NOS_NODE_ADDRESS``). :class:`JobDocumentError` when the document cannot run; ``CannotServe``
+    when this host cannot (a job definition's GPU, VRAM or CUDA)."""
     kind = document_format(document)
     if kind == "pipeline":
         return _compile_pipeline(document, flow_id, dict(context or {}))
     if kind == "jobdef":
-        raise JobDocumentError(
-            "unsupported",
-            "this is a job definition (version 0.1); this node validates job definitions but does "
-            "not run them yet",
-        )
+        return _compile_jobdef(document, flow_id, dict(context or {}))
     raise JobDocumentError(
         "unknown-format",
         'unknown job document format: expected a pipeline document {"type": "Pipeline", '
         '"pipeline": YAML, "url", "commit"} or a job definition {"version": "0.1", "ops": [...]}',
     )
+
+
+def _compile_jobdef(document: Any, flow_id: str, context: dict[str, str]) -> Flow:
+    from nosana_node.jobdef.prepare import CannotServe, prepare_job
+    from nosana_node.pipeline.problems import ProblemList
+
+    try:
+        return prepare_job(document, flow_id=flow_id, context=context)
+    except CannotServe:
+        raise
+    except ProblemList as exc:
+        lines = exc.lines
+        more = f" (and {len(lines) - MAX_PROBLEMS_QUOTED} more)" if len(lines) > MAX_PROBLEMS_QUOTED else ""
+        raise JobDocumentError(
+            "invalid", "invalid job definition: " + "; ".join(lines[:MAX_PROBLEMS_QUOTED]) + more
+        ) from None
+    except NosanaError as exc:
+        raise JobDocumentError("invalid", f"job definition: {exc}") from None
 
 
 def _compile_pipeline(document: dict[str, Any], flow_id: str, context: dict[str, str]) -> Flow:

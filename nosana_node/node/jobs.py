@@ -38,6 +38,7 @@ from nosana_node.errors import ChainError, DockerUnavailableError, NosanaError, 
 from nosana_node.flow.cancel import Cancelled, CancelReason, CancelToken
 from nosana_node.flow.model import Flow, FlowStatus
 from nosana_node.flow.store import FlowBusyError
+from nosana_node.jobdef.prepare import CannotServe
 from nosana_node.node.documents import JobDocumentError, compile_job_document, fetch_job_document
 from nosana_node.node.events import NodeEvent
 from nosana_node.node.failpoints import crash_point
@@ -124,12 +125,20 @@ class JobProcessor:
             )
             return
         if flow is None:
+            context = {
+                "NOS_JOB_ADDRESS": self.record.job,
+                "NOS_RUN_ADDRESS": self.record.run,
+                "NOS_PROJECT_ADDRESS": str(job.project),
+                "NOS_NODE_ADDRESS": str(self.parts.wallet),
+            }
             try:
                 _, content = fetch_job_document(self.parts.storage, job.ipfs_job)
-                context = {"NOS_JOB_ADDRESS": self.record.job, "NOS_RUN_ADDRESS": self.record.run}
                 flow = compile_job_document(content, flow_id=self.record.job, context=context)
             except JobDocumentError as exc:
                 self._store(status="failed", reason=exc.reason, error=str(exc))
+                return
+            except CannotServe as exc:  # another node (with the GPU it needs) may claim it
+                self._quit(str(exc))
                 return
         self._save(step=Step.RUNNING, flow_id=flow.id, started_at=self.record.started_at or clock.now())
         self._event("started", flow=flow.id, deadline=deadline, document=str(self._document))

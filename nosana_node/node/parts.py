@@ -83,7 +83,7 @@ def build_parts(loaded: LoadedConfig, market: str | None = None, *, clock: Clock
         vault_secrets=config.node.vault_secrets,
     )
     runner = FlowRunner(
-        wiring.runner_settings(config), wiring.op_types(), secrets=secrets, clock=clock or SYSTEM_CLOCK
+        wiring.runner_settings(config), wiring.op_types(config), secrets=secrets, clock=clock or SYSTEM_CLOCK
     )
     return NodeParts(
         chain=chain,

@@ -10,9 +10,13 @@ One JSON document serves both readers a result has:
   ``not-json`` ...), and ``"jobs"``: per op its status, exit code, times, error, the log text and
   the artifacts (digest, size, files; with a ``cid`` when it was stored with the result).
 
-Logs are the masked logs the runtime kept, cut to the last ``log_cap`` bytes per op (a marker
-says how much was cut); the whole document passes the process masker once more (the keypair,
-the vault token). Built from the stored flow only, so the same flow gives the same document.
+A job definition's result is the official node's flow state instead (``{id, status, startTime,
+endTime, errors, opStates}``, :mod:`nosana_node.jobdef.result`), with the same ``job``, ``run``,
+``node``, ``market``, ``document``, ``reason`` and ``error`` keys and ``outcome`` (this node's
+status word). Logs are the masked logs the runtime kept, cut to the last ``log_cap`` bytes per op
+(a marker says how much was cut); the whole document passes the process masker once more (the
+keypair, the vault token). Built from the stored flow only, so the same flow gives the same
+document.
 """
 
 from __future__ import annotations
@@ -106,7 +110,15 @@ def result_document(
     log_cap: int = 1024 * 1024,
     artifact_cids: dict[tuple[str, str], str] | None = None,
 ) -> dict[str, Any]:
-    """The result document of a job; ``flow`` is its stored flow (None: it never ran)."""
+    """The result document of a job; ``flow`` is its stored flow (None: it never ran). A job
+    definition's flow gives the official node's flow state (``opStates``), with the same
+    job, run, node, market, document, status word and reason keys."""
+    ids = {"job": job, "run": run, "node": node, "market": market, "document": document}
+    if flow is not None and flow.source.get("kind") == "jobdef":
+        from nosana_node.jobdef.result import flow_state
+
+        state = flow_state(flow)
+        return {**state, **ids, "outcome": status, "reason": reason, "error": error or _first_failure(flow)}
     artifact_cids = artifact_cids or {}
     results: dict[str, Any] = {}
     jobs: list[dict[str, Any]] = []

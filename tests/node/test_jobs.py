@@ -13,7 +13,7 @@ from nosana_node.chain.documents import read_result
 from nosana_node.storage.cid import Cid
 from tests.chain.test_faults import Landed
 from tests.cli import REPO
-from tests.corekit import no_traceback
+from tests.corekit import IMAGE, no_traceback
 from tests.localnet.conftest import Served
 from tests.node.conftest import NodeFactory
 from tests.node.nodekit import Market, NodeProcess, pipeline
@@ -66,13 +66,13 @@ def test_bad_documents_are_finished_with_a_failed_result_saying_why(
     node.wait_line(r"waiting in the queue")
     missing = market.client.list_job(market.address, Cid.parse(_cid_of(b"never stored")).to_chain(), 600).job
     bad_pipeline = "global:\n  image: x\njobs:\n  - name: a\n    comands: [ls]\n"
-    jobdef = {"version": "0.1", "type": "container", "ops": []}
+    jobdef = {"version": "0.1", "type": "container", "ops": [{"id": "x", "type": "container/run"}]}
     cases = {
         missing: ("missing", "not found"),
         market.post_document(b"{not json"): ("not-json", "is not JSON"),
         market.post_document({"hello": "world"}): ("unknown-format", "unknown job document format"),
         market.post(bad_pipeline): ("invalid", "invalid pipeline"),
-        market.post_document(jobdef): ("unsupported", "job definition"),
+        market.post_document(jobdef): ("invalid", "invalid job definition"),
         market.post_document(
             {"type": "Pipeline", "pipeline": pipeline("true"), "url": "file:///etc", "commit": None}
         ): ("invalid", "not a repository URL"),
@@ -143,3 +143,30 @@ def _status(node: NodeProcess, *args: str) -> subprocess.CompletedProcess[str]:
         timeout=120,
         cwd=REPO,
     )
+
+
+def test_a_job_definition_runs_and_one_this_host_cannot_serve_is_given_back(
+    market: Market, start_node: NodeFactory
+) -> None:
+    node = start_node()
+    node.wait_line(r"waiting in the queue")
+    hello = {
+        "id": "hello",
+        "type": "container/run",
+        "args": {"image": IMAGE, "cmd": "echo hello %%global.job%%"},
+    }
+    job = market.post_document({"version": "0.1", "type": "container", "ops": [hello]})
+    market.wait_done(job)
+    doc = market.result(job)
+    # the official node's flow state, with this node's ids
+    assert doc["status"] == "success" and doc["job"] == str(job) and doc["node"] == str(node.wallet)
+    (op,) = doc["opStates"]
+    assert op["operationId"] == "hello" and op["exitCode"] == 0
+    assert f"hello {job}" in "".join(entry["log"] for entry in op["logs"])
+    assert read_result(doc).shape == "flow-state"
+    # a GPU job on a host without one: the run is quit, another node may claim the job
+    gpu = {"id": "train", "type": "container/run", "args": {"image": IMAGE, "cmd": "true", "gpu": True}}
+    wanting = market.post_document({"version": "0.1", "type": "container", "ops": [gpu]})
+    market.wait_job(wanting, lambda a: a is not None and a.state == JobState.STOPPED)
+    node.wait_line(rf"job {wanting} quit \(run \w+\): .*cannot serve the job")
+    assert not market.client.runs(job=wanting)

@@ -55,7 +55,7 @@ def test_a_pipeline_document_compiles_to_a_flow_named_by_the_job() -> None:
         (pipeline_document(pipeline("ls"), "https://h/r", "--upload-pack=x"), "invalid", "not a commit"),
         (pipeline_document("global:\n  image: x\njobs: []\n"), "invalid", "invalid pipeline"),
         (pipeline_document("trigger: {repo: /etc}\n" + pipeline("ls")), "invalid", "trigger.repo"),
-        ({"version": "0.1", "type": "container", "ops": []}, "unsupported", "job definition"),
+        ({"version": "0.1", "type": "container", "ops": [{"id": "x"}]}, "invalid", "invalid job definition"),
         ([1, 2], "unknown-format", "unknown job document format"),
         ({"state": {}}, "unknown-format", "unknown job document format"),
     ],
