@@ -107,6 +107,13 @@ def compile_job_document(document: Any, *, flow_id: str, context: dict[str, str]
     )
 
 
+def _invalid(what: str, problems: Any) -> JobDocumentError:
+    """``invalid <what>: `` and the first problems of a ``ProblemList``, one line."""
+    lines = problems.lines
+    more = f" (and {len(lines) - MAX_PROBLEMS_QUOTED} more)" if len(lines) > MAX_PROBLEMS_QUOTED else ""
+    return JobDocumentError("invalid", f"invalid {what}: " + "; ".join(lines[:MAX_PROBLEMS_QUOTED]) + more)
+
+
 def _compile_jobdef(document: Any, flow_id: str, context: dict[str, str]) -> Flow:
     from nosana_node.jobdef.prepare import CannotServe, prepare_job
     from nosana_node.pipeline.problems import ProblemList
@@ -116,11 +123,7 @@ def _compile_jobdef(document: Any, flow_id: str, context: dict[str, str]) -> Flo
     except CannotServe:
         raise
     except ProblemList as exc:
-        lines = exc.lines
-        more = f" (and {len(lines) - MAX_PROBLEMS_QUOTED} more)" if len(lines) > MAX_PROBLEMS_QUOTED else ""
-        raise JobDocumentError(
-            "invalid", "invalid job definition: " + "; ".join(lines[:MAX_PROBLEMS_QUOTED]) + more
-        ) from None
+        raise _invalid("job definition", exc) from None
     except NosanaError as exc:
         raise JobDocumentError("invalid", f"job definition: {exc}") from None
 
@@ -154,11 +157,7 @@ def _compile_pipeline(document: dict[str, Any], flow_id: str, context: dict[str,
             raise JobDocumentError("unsupported", "the document's pipeline is a job definition")
         pipeline = validate(doc)
     except ProblemList as exc:
-        lines = exc.lines
-        more = f" (and {len(lines) - MAX_PROBLEMS_QUOTED} more)" if len(lines) > MAX_PROBLEMS_QUOTED else ""
-        raise JobDocumentError(
-            "invalid", "invalid pipeline: " + "; ".join(lines[:MAX_PROBLEMS_QUOTED]) + more
-        ) from None
+        raise _invalid("pipeline", exc) from None
     if not url and pipeline.trigger is not None and not _REPO.match(pipeline.trigger.repo):
         raise JobDocumentError(
             "invalid",

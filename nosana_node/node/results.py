@@ -26,7 +26,7 @@ from typing import Any
 
 from nosana_node.flow.logs import read_log
 from nosana_node.flow.model import Flow, FlowStatus, OpState, OpStatus
-from nosana_node.flow.result import iso
+from nosana_node.flow.result import flow_result, iso
 from nosana_node.secrets.masking import process_masker
 
 #: How an op's status reads in the original pipeline result.
@@ -121,39 +121,19 @@ def result_document(
         return {**state, **ids, "outcome": status, "reason": reason, "error": error or _first_failure(flow)}
     artifact_cids = artifact_cids or {}
     results: dict[str, Any] = {}
-    jobs: list[dict[str, Any]] = []
-    for op in flow.ops if flow is not None else []:
+    jobs: list[dict[str, Any]] = flow_result(flow)["jobs"] if flow is not None else []
+    for op, entry in zip(flow.ops if flow is not None else [], jobs, strict=True):
         state = flow.states[op.id]  # type: ignore[union-attr]
         log, cut = op_log(state, log_cap)
         results[op.id] = [
             PIPELINE_STATUS.get(state.status, str(state.status)),
             [{"cmd": _command(op.type, op.args), "log": log, "exit": state.exit_code}],
         ]
-        artifacts = {}
-        for name, record in state.results.artifacts.items():
-            entry = record.to_json()
+        for name, record in entry["artifacts"].items():
             cid = artifact_cids.get((op.id, name))
             if cid is not None:
-                entry["cid"] = cid
-            artifacts[name] = entry
-        jobs.append(
-            {
-                "name": op.id,
-                "type": op.type,
-                "status": str(state.status),
-                "allow_failure": op.allow_failure,
-                "exit_code": state.exit_code,
-                "attempts": state.run_count,
-                "started_at": iso(state.started_at),
-                "ended_at": iso(state.ended_at),
-                "duration": state.duration if state.duration is None else round(state.duration, 3),
-                "error": state.error,
-                "reason": str(state.reason) if state.reason else None,
-                "artifacts": artifacts,
-                "log": "".join(text for _, text in log),
-                "log_truncated": cut,
-            }
-        )
+                record["cid"] = cid
+        entry.update(log="".join(text for _, text in log), log_truncated=cut)
     if error is None and flow is not None:
         error = flow.error if flow.status is FlowStatus.EXPIRED else _first_failure(flow)
     document_json = {

@@ -55,6 +55,17 @@ def fresh_wallet(served: Served, endpoint: Endpoint, directory: Path, *, xnos: i
     return path
 
 
+def let_job_go(container: str) -> None:
+    """Let a job waiting in ``corekit.WAIT_FOR_GO`` go on."""
+    from tests.corekit import engine, let_go
+
+    api = engine()
+    try:
+        let_go(api, container)
+    finally:
+        api.close()
+
+
 def wallet_of(path: Path) -> Pubkey:
     return Keypair.from_bytes(bytes(json.loads(path.read_text()))).pubkey()
 

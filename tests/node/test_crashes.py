@@ -13,7 +13,7 @@ from tests.chain.test_faults import Landed
 from tests.corekit import WAIT_FOR_GO, EngineEvents, new_store
 from tests.localnet.conftest import Served
 from tests.node.conftest import NodeFactory
-from tests.node.nodekit import Market, pipeline
+from tests.node.nodekit import Market, let_job_go, pipeline
 
 QUEUED = r"waiting in the queue of market"
 
@@ -50,13 +50,7 @@ def test_killed_at_any_step_the_job_is_finished_exactly_once(
         second = start_node(keypair=first.keypair, home=home)
         if point == "mid-run":
             (_, restarted) = events.wait("start", count=2)
-            from tests.corekit import engine, let_go
-
-            api = engine()
-            try:
-                let_go(api, restarted["id"])
-            finally:
-                api.close()
+            let_job_go(restarted["id"])
         market.wait_done(job)
         second.wait_line(rf"job {job} finished")
         assert len(events.seen("start")) == runs

@@ -12,10 +12,10 @@ from typing import Any
 
 from nosana_node.chain.accounts import JobState
 from nosana_node.node.state import NodeDb, Step
-from tests.corekit import WAIT_FOR_GO, EngineEvents, engine, event_time, let_go, new_store
+from tests.corekit import WAIT_FOR_GO, EngineEvents, event_time, new_store
 from tests.localnet.conftest import Served
 from tests.node.conftest import NodeFactory
-from tests.node.nodekit import Market, NodeProcess, pipeline
+from tests.node.nodekit import Market, NodeProcess, let_job_go, pipeline
 
 QUEUED = r"waiting in the queue of market"
 
@@ -86,11 +86,7 @@ def test_an_extend_seen_on_chain_moves_the_deadline(
         node.wait_line(rf"job {job} extended: deadline now")
         threading.Event().wait(max(0.0, run_time + 5 - time.time()))  # let the old deadline pass
         assert not events.seen("die"), "the container was stopped at the old deadline"
-        api = engine()
-        try:
-            let_go(api, started["id"])
-        finally:
-            api.close()
+        let_job_go(started["id"])
         market.wait_done(job)
     doc = market.result(job)
     assert doc["status"] == "succeeded" and "done" in doc["jobs"][0]["log"]
@@ -131,11 +127,7 @@ def test_sigterm_lets_the_running_job_finish_then_exits(
         (started,) = events.wait("start")
         node.signal(signal.SIGTERM)
         node.wait_line(rf"stopping: job {job} may finish within 10m")
-        api = engine()
-        try:
-            let_go(api, started["id"])
-        finally:
-            api.close()
+        let_job_go(started["id"])
         assert node.wait() == 0
     assert market.client.job(job).state == JobState.DONE
     assert market.result(job)["status"] == "succeeded"
