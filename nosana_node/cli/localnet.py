@@ -135,6 +135,26 @@ def _print_summary(summary: dict[str, Any]) -> None:
     print("\n".join(lines))
 
 
+def _wait_finalized(rpc: Any, signatures: list[str], timeout: float = 30.0) -> None:
+    """Wait until the local market has committed ``signatures`` (finalized), as `solana airdrop`
+    waits for its transfer; a ChainError after ``timeout`` seconds or if one failed."""
+    import time
+
+    from nosana_node.errors import ChainError
+
+    deadline = time.monotonic() + timeout
+    while True:
+        statuses = rpc.call("getSignatureStatuses", signatures)["value"]
+        failed = [s["err"] for s in statuses if s and s["err"] is not None]
+        if failed:
+            raise ChainError(f"transaction failed on the local market: {failed[0]}")
+        if all(s and s["confirmationStatus"] == "finalized" for s in statuses):
+            return
+        if time.monotonic() > deadline:
+            raise ChainError(f"the local market did not finalize {signatures[0]} within {timeout:g}s")
+        time.sleep(0.05)
+
+
 @app.command("airdrop")
 def airdrop(
     address: str = typer.Argument(..., help="Wallet address (base58)."),
@@ -167,6 +187,7 @@ def airdrop(
     with RpcClient(_default_url(url)) as rpc:
         if sol:
             signature = rpc.call("requestAirdrop", str(owner), round(sol * 10**9))
+            _wait_finalized(rpc, [signature])
             print(f"{sol:g} SOL -> {owner}  ({signature})")
         if nos:
             admin = _admin(ledger)
@@ -177,6 +198,7 @@ def airdrop(
                 mint_to(MintToParams(TOKEN_PROGRAM, mint, ata, admin.pubkey(), round(nos * 10**6))),
             ]
             signature = rpc.send(ixs, [admin])
+            _wait_finalized(rpc, [signature])
             print(f"{nos:g} NOS -> {owner} (token account {ata})  ({signature})")
 
 
@@ -227,6 +249,7 @@ def market_open(
     )
     with RpcClient(_default_url(url)) as rpc:
         signature = rpc.send([ix], [admin, market])
+        _wait_finalized(rpc, [signature])
     result = {"market": str(market.pubkey()), "vault": str(vault), "signature": signature}
     if as_json:
         print(json.dumps(result))

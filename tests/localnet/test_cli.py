@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +21,7 @@ from solders.pubkey import Pubkey
 
 from tests.cli import REPO, run_cli
 from tests.localnet import spec_client as spec
-from tests.localnet.conftest import run
+from tests.localnet.conftest import run, wait_finalized
 
 
 @contextmanager
@@ -134,8 +133,8 @@ def test_the_ledger_keeps_what_landed_when_the_server_is_killed(tmp_path: Path) 
     ledger = tmp_path / "ledger"
     wallet = Keypair().pubkey()
     with localnet(ledger) as (proc, summary):
-        rpc(summary["rpc_url"], "requestAirdrop", str(wallet), 4 * 10**9)
-        time.sleep(1.0)  # the server commits to the ledger every slot (400 ms)
+        signature = rpc(summary["rpc_url"], "requestAirdrop", str(wallet), 4 * 10**9)
+        run(wait_finalized(summary["ws_url"], signature))  # committed to the ledger
         proc.kill()
         proc.wait()
     with localnet(ledger) as (_, summary):
