@@ -193,6 +193,7 @@ def _genesis(ledger: Ledger, chain: LocalChain, admin: Keypair) -> dict[str, Any
         "nos_mint": str(created.nos_mint),
         "admin": str(admin.pubkey()),
         "idl": str(created.idl_address),
+        "program_idls": {str(program): str(idl) for program, idl in created.program_idls.items()},
         "markets": {
             name: {"address": str(m.address), "vault": str(m.vault)} for name, m in created.markets.items()
         },
