@@ -1,7 +1,9 @@
 """The project's exception hierarchy.
 
 Every error a user can cause or meet derives from :class:`NosanaError` and carries a one-line
-message and the process exit code the CLI uses for it. Anything else reaching the CLI is a bug.
+message, the process exit code the CLI uses for it and, when it fails an op, the kind of failure
+recorded with it (``reason``, a value of ``nosana_node.flow.results.Reason``). Anything else
+reaching the CLI is a bug.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ class NosanaError(Exception):
     """Base of all expected errors: one-line message, exit code 1."""
 
     exit_code: int = 1
+    reason: str = "error"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -33,9 +36,13 @@ class ConfigError(UserInputError):
 class SecretError(NosanaError):
     """A secret could not be resolved; the message names the reference, never a value."""
 
+    reason = "secret"
+
 
 class DockerUnavailableError(NosanaError):
     """The Docker engine cannot be reached."""
+
+    reason = "engine"
 
 
 class ChainError(NosanaError):

@@ -1,34 +1,23 @@
 """Runner settings: the one typed place for every knob a run reads.
 
-:class:`RunnerSettings` is a plain frozen dataclass with sane defaults. The CLI builds one from
-the environment (:meth:`RunnerSettings.from_env`) and its flags; the configuration layer
-(config.edn) builds one the same way and passes it in. Nothing else reads the environment.
-
-Sizes are bytes, durations seconds. Parsers for the human forms used on the command line and in
-configuration (``512m``, ``2g``, ``90s``, ``10m``, ``all``) live here too.
+:class:`RunnerSettings` is what the runtime and the op types read. It is built from the node
+configuration (``nosana_node.wiring.runner_settings``: defaults < config file < ``NOSANA_*``
+variables < ``--set`` < a command's own flags); its defaults are the configuration schema's
+(:mod:`nosana_node.config.schema` is the one place defaults are written). Sizes are bytes,
+durations seconds (:mod:`nosana_node.units` reads and writes their human forms).
 """
 
 from __future__ import annotations
 
-import os
-import re
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from nosana_node.config.schema import PULL_POLICIES, DockerConfig, StorageConfig
 from nosana_node.errors import ConfigError
 
-PULL_POLICIES = ("always", "if-not-present", "never")
-
-KIB = 1024
-MIB = 1024 * KIB
-GIB = 1024 * MIB
-
-
-def default_home() -> Path:
-    """The state directory: ``$NOSANA_HOME``, else ``~/.nosana-node``."""
-    env = os.environ.get("NOSANA_HOME")
-    return Path(env).expanduser() if env else Path.home() / ".nosana-node"
+_DOCKER = DockerConfig()
+_STORAGE = StorageConfig()
 
 
 @dataclass(frozen=True)
@@ -54,18 +43,18 @@ class RunnerSettings:
         network: Docker network mode of job containers (``bridge``, ``none``, a network name).
     """
 
-    home: Path = field(default_factory=default_home)
-    docker_url: str | None = None
-    docker_timeout: float = 120.0
-    cpus: float = 2.0
-    memory: int = 4 * GIB
-    pids: int = 4096
-    job_timeout: float = 3600.0
-    log_cap: int = 16 * MIB
-    artifact_cap: int = 4 * GIB
-    pull_policy: str = "if-not-present"
-    gpus: int | None = None
-    network: str = "bridge"
+    home: Path
+    docker_url: str | None = _DOCKER.url
+    docker_timeout: float = _DOCKER.api_timeout
+    cpus: float = _DOCKER.cpus
+    memory: int = _DOCKER.memory
+    pids: int = _DOCKER.pids
+    job_timeout: float = _DOCKER.timeout
+    log_cap: int = _DOCKER.max_log_size
+    artifact_cap: int = _STORAGE.max_artifact_size
+    pull_policy: str = _DOCKER.pull_policy
+    gpus: int | None = _DOCKER.gpus
+    network: str = _DOCKER.network
 
     def __post_init__(self) -> None:
         problems = []
@@ -81,66 +70,6 @@ class RunnerSettings:
         if problems:
             raise ConfigError("; ".join(problems))
 
-    @classmethod
-    def from_env(cls, **overrides: Any) -> RunnerSettings:
-        """Defaults, ``NOSANA_HOME`` and ``DOCKER_HOST`` from the environment, then ``overrides``.
-
-        Overrides whose value is ``None`` are ignored, so CLI flags can be passed as they are.
-        """
-        values: dict[str, Any] = {}
-        if os.environ.get("DOCKER_HOST"):
-            values["docker_url"] = os.environ["DOCKER_HOST"]
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        if "home" in values:
-            values["home"] = Path(values["home"]).expanduser()
-        return cls(**values)
-
-    def with_overrides(self, **overrides: Any) -> RunnerSettings:
-        """A copy with the non-``None`` overrides applied."""
-        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
-
     def describe(self) -> dict[str, Any]:
         """The settings as a JSON-friendly mapping (for ``--json`` output and docs)."""
         return {f.name: str(v) if isinstance(v := getattr(self, f.name), Path) else v for f in fields(self)}
-
-
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$", re.IGNORECASE)
-
-
-def parse_size(text: str | int) -> int:
-    """``"512m"`` / ``"2GiB"`` / ``"1048576"`` → bytes (binary multiples)."""
-    if isinstance(text, int):
-        return text
-    match = _SIZE.match(text)
-    if not match:
-        raise ConfigError(f"invalid size {text!r} (examples: 512m, 2g, 1048576)")
-    number, unit = float(match.group(1)), match.group(2).lower()
-    return int(number * {"": 1, "k": KIB, "m": MIB, "g": GIB, "t": 1024 * GIB}[unit])
-
-
-def parse_duration(text: str | float) -> float:
-    """``"90"`` / ``"90s"`` / ``"10m"`` / ``"1.5h"`` / ``"500ms"`` → seconds."""
-    if isinstance(text, int | float):
-        return float(text)
-    match = _DURATION.match(text)
-    if not match:
-        raise ConfigError(f"invalid duration {text!r} (examples: 90s, 10m, 1h)")
-    unit = (match.group(2) or "s").lower()
-    return float(match.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
-
-
-def parse_gpus(text: str | int | None) -> int | None:
-    """``"all"`` → -1, ``"2"`` → 2, ``"none"``/``"0"``/``None`` → None."""
-    if text is None:
-        return None
-    if isinstance(text, int):
-        return None if text == 0 else text
-    value = text.strip().lower()
-    if value in ("", "none", "0", "off"):
-        return None
-    if value == "all":
-        return -1
-    if value.isdigit():
-        return int(value)
-    raise ConfigError(f"invalid GPU request {text!r} (use all, a count, or none)")

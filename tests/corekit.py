@@ -7,12 +7,14 @@ The engine is shared with other test suites, so no check ever looks beyond our o
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+import tarfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -110,20 +112,83 @@ def start_cli(*args: str, home: Path) -> subprocess.Popen[str]:
     )
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 60, what: str = "condition") -> Any:
-    """Poll ``condition`` until it returns something truthy (test helper only)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+def new_store(home: Path) -> str:
+    """Create the store under ``home`` (as a runner would) and return its identity: a test can
+    then follow the engine's events for it before the runner, in another process, starts."""
+    store = FlowStore(home)
+    try:
+        return store.store_id
+    finally:
+        store.close()
 
 
-def log_contains(home: Path, text: str) -> bool:
-    """True when any stored log under ``home`` contains ``text``."""
-    return any(text in p.read_text(errors="replace") for p in home.glob("flows/*/logs/*.jsonl"))
+class EngineEvents:
+    """The engine's container events for one store, read from its event stream as they come.
+
+    Tests wait on these (a container started, died, was destroyed) instead of polling or sleeping,
+    and measure with the engine's own timestamps (``timeNano``).
+    """
+
+    def __init__(self, store_id: str) -> None:
+        self._api = engine()
+        self._stream = self._api.events(
+            decode=True, filters={"type": "container", "label": [f"{labels.STORE}={store_id}"]}
+        )
+        self.events: list[dict[str, Any]] = []
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._read, name="engine-events", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            for event in self._stream:
+                with self._cond:
+                    self.events.append(event)
+                    self._cond.notify_all()
+        except Exception:  # the stream was closed
+            pass
+
+    def seen(self, action: str) -> list[dict[str, Any]]:
+        """Events of ``action`` (``start``, ``die``, ``destroy`` …) so far."""
+        with self._cond:
+            return [e for e in self.events if e.get("Action") == action]
+
+    def wait(self, action: str, count: int = 1, timeout: float = 60) -> list[dict[str, Any]]:
+        """The first ``count`` events of ``action``; AssertionError if they do not come in time."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: len(self.seen(action)) >= count, timeout):
+                got = [e.get("Action") for e in self.events]
+                raise AssertionError(f"waited {timeout}s for {count} {action!r} event(s); saw {got}")
+            return self.seen(action)[:count]
+
+    def close(self) -> None:
+        """Stop reading."""
+        self._stream.close()
+        self._api.close()
+
+    def __enter__(self) -> EngineEvents:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+#: a command that makes a job wait until the test lets it go (:func:`let_go`): orders a job's
+#: end after something the test does, without sleeping
+WAIT_FOR_GO = "until [ -e /tmp/nosana-go ]; do sleep 0.05; done"
+
+
+def let_go(api: Any, container: str) -> None:
+    """Let a job waiting in :data:`WAIT_FOR_GO` go on (puts the file it waits for)."""
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w") as tar:
+        tar.addfile(tarfile.TarInfo("nosana-go"), io.BytesIO(b""))
+    api.put_archive(container, "/tmp", data.getvalue())
+
+
+def event_time(event: dict[str, Any]) -> float:
+    """When the engine says the event happened (unix seconds)."""
+    return event["timeNano"] / 1e9
 
 
 def no_traceback(text: str) -> bool:
@@ -141,20 +206,39 @@ def run_pipeline(
     **settings: Any,
 ) -> Any:
     """Validate, compile and run a pipeline in-process with a fresh runner; returns the flow."""
-    from nosana_node.runner import Runner
-    from nosana_node.settings import RunnerSettings
+    from nosana_node.pipeline.prepare import prepare_pipeline
 
     home.mkdir(parents=True, exist_ok=True)
     path = home.parent / f"pipeline-{len(list(home.parent.glob('pipeline-*.yml')))}.yml"
     path.write_text(text)
-    runner = Runner(
-        RunnerSettings(home=home, **{"job_timeout": 60, **settings}), secrets=secrets, context=context
-    )
+    runner = flow_runner(home, secrets=secrets, context=context, **settings)
     try:
-        flow, _ = runner.prepare_pipeline(path, workspace=workspace, fresh=True)
-        return runner.run(flow)
+        prepared = prepare_pipeline(path, runner.store, workspace=workspace, fresh=True, context=context)
+        return runner.run(prepared.flow, source_key=prepared.source_key)
     finally:
         runner.close()
+
+
+def flow_runner(
+    home: Path,
+    *,
+    secrets: Any = None,
+    context: dict[str, str] | None = None,
+    clock: Any = None,
+    **settings: Any,
+) -> Any:
+    """A flow runner on ``home`` with the application's op types (jobs time out after 60 s)."""
+    from nosana_node import wiring
+    from nosana_node.flow.runner import FlowRunner
+    from nosana_node.settings import RunnerSettings
+
+    return FlowRunner(
+        RunnerSettings(home=home, **{"job_timeout": 60, **settings}),
+        wiring.op_types(),
+        secrets=secrets,
+        context=context,
+        **({"clock": clock} if clock is not None else {}),
+    )
 
 
 def job_log(flow: Any, job: str, *streams: str) -> str:

@@ -15,12 +15,15 @@ from pathlib import Path
 from typing import BinaryIO
 
 from nosana_node.errors import NosanaError
+from nosana_node.units import approx_size
 
 PREFIX = "sha256:"
 
 
 class ArtifactTooLargeError(NosanaError):
     """A blob grew past the configured cap."""
+
+    reason = "artifact"
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,7 @@ class BlobWriter:
         """Append ``data``; raises :class:`ArtifactTooLargeError` past the cap."""
         self.size += len(data)
         if self._cap is not None and self.size > self._cap:
-            raise ArtifactTooLargeError(f"{self._what} exceeds the artifact cap of {_human(self._cap)}")
+            raise ArtifactTooLargeError(f"{self._what} exceeds the artifact cap of {approx_size(self._cap)}")
         self._hash.update(data)
         self._file.write(data)
         return len(data)
@@ -117,16 +120,3 @@ class ArtifactStore:
         if not path.is_file():
             raise NosanaError(f"artifact {digest} is not in the store at {self.root}")
         return path.open("rb")
-
-
-def _human(size: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size} B"  # pragma: no cover
-
-
-def human_size(size: int) -> str:
-    """``1536`` → ``1.5 KiB``."""
-    return _human(size)

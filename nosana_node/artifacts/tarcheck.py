@@ -25,6 +25,8 @@ from nosana_node.errors import NosanaError
 class UnsafeArchiveError(NosanaError):
     """An archive member could escape its destination or is not plain data."""
 
+    reason = "artifact"
+
 
 @dataclass(frozen=True)
 class ArchiveSummary:

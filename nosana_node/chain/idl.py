@@ -19,7 +19,7 @@ from solders.pubkey import Pubkey
 
 from nosana_node.chain.accounts import account_discriminator
 from nosana_node.chain.errors import CommonError, JobsError
-from nosana_node.chain.instructions import INSTRUCTIONS, Arg
+from nosana_node.chain.instructions import INSTRUCTIONS, LEGACY_FINISH, Arg
 
 IDL_VERSION = "0.1.0"
 PROGRAM_NAME = "nosana_jobs"
@@ -120,8 +120,12 @@ def _arg(arg: Arg) -> dict[str, Any]:
     return {"name": camel(arg.name), "type": _ARG_TYPES[arg.type]}
 
 
-def build_idl(program_id: Pubkey | None = None) -> dict[str, Any]:
-    """The IDL as a JSON-ready dict."""
+def build_idl(program_id: Pubkey | None = None, *, legacy_finish: bool = False) -> dict[str, Any]:
+    """The IDL as a JSON-ready dict; ``legacy_finish`` declares ``finish`` with the 11 accounts of
+    the official SDK's IDL (:data:`~nosana_node.chain.instructions.LEGACY_FINISH`)."""
+    specs = dict(INSTRUCTIONS)
+    if legacy_finish:
+        specs["finish"] = LEGACY_FINISH
     idl: dict[str, Any] = {
         "version": IDL_VERSION,
         "name": PROGRAM_NAME,
@@ -133,7 +137,7 @@ def build_idl(program_id: Pubkey | None = None) -> dict[str, Any]:
                 ],
                 "args": [_arg(a) for a in spec.args],
             }
-            for spec in INSTRUCTIONS.values()
+            for spec in specs.values()
         ],
         "accounts": [
             {
@@ -153,9 +157,9 @@ def build_idl(program_id: Pubkey | None = None) -> dict[str, Any]:
     return idl
 
 
-def idl_json(program_id: Pubkey | None = None) -> str:
+def idl_json(program_id: Pubkey | None = None, *, legacy_finish: bool = False) -> str:
     """The IDL as compact, deterministic JSON."""
-    return json.dumps(build_idl(program_id), separators=(",", ":"))
+    return json.dumps(build_idl(program_id, legacy_finish=legacy_finish), separators=(",", ":"))
 
 
 def idl_account_data(idl: str, authority: Pubkey) -> bytes:

@@ -16,7 +16,10 @@ import typer
 from nosana_node import __version__
 from nosana_node.cli import config as config_cli
 from nosana_node.cli import flow as flow_cli
+from nosana_node.cli import job as job_cli
+from nosana_node.cli import job_validate as job_validate_cli
 from nosana_node.cli import localnet as localnet_cli
+from nosana_node.cli import market as market_cli
 from nosana_node.cli import pipeline as pipeline_cli
 from nosana_node.cli import vault as vault_cli
 from nosana_node.config.options import ConfigOptions, remember
@@ -29,12 +32,16 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,  # plain help: flags show no value, "[default: …]" stays as written
 )
 app.add_typer(pipeline_cli.app, name="pipeline")
 app.add_typer(flow_cli.app, name="flow")
+app.add_typer(job_cli.app, name="job")
+app.add_typer(market_cli.app, name="market")
 app.add_typer(localnet_cli.app, name="localnet")
 app.add_typer(config_cli.app, name="config")
 app.add_typer(vault_cli.app, name="vault")
+job_validate_cli.register(job_cli.app)
 
 
 def _version(value: bool) -> None:
@@ -62,7 +69,10 @@ def _root(
         help="Configuration profile for #profile (dev, prod, ...). Default: $NOSANA_PROFILE.",
     ),
     overrides: list[str] = typer.Option(
-        [], "--set", metavar="KEY=VALUE", help="Override a configuration key, e.g. --set docker.memory=4g."
+        [],
+        "--set",
+        metavar="KEY=VALUE",
+        help="Override a configuration key, e.g. --set docker.memory=4g; repeatable. Default: none.",
     ),
 ) -> None:
     """A node for the Nosana compute market."""

@@ -8,17 +8,21 @@ prefixed with the job name and ``|`` (stdout), ``!`` (stderr) or ``·`` (node me
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any, TextIO
 
-from nosana_node.artifacts.store import human_size
 from nosana_node.flow.model import Flow, FlowStatus, Op, OpStatus
 from nosana_node.secrets.masking import process_masker
+from nosana_node.units import approx_size, elapsed
 
+Describe = Callable[[Op], str]
 MARKS = {"stdout": "|", "stderr": "!", "node": "·"}
 ICONS = {
     OpStatus.SUCCEEDED: "✔",
     OpStatus.FAILED: "✘",
     OpStatus.SKIPPED: "○",
+    OpStatus.STOPPED: "■",
+    OpStatus.EXPIRED: "⌛",
     OpStatus.INTERRUPTED: "■",
     OpStatus.RUNNING: "▶",
     OpStatus.PENDING: "·",
@@ -27,14 +31,10 @@ STYLES = {
     OpStatus.SUCCEEDED: "green",
     OpStatus.FAILED: "red",
     OpStatus.SKIPPED: "dim",
+    OpStatus.STOPPED: "red",
+    OpStatus.EXPIRED: "red",
     OpStatus.INTERRUPTED: "yellow",
 }
-
-
-def _seconds(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.2f}s" if value < 60 else f"{int(value // 60)}m{value % 60:04.1f}s"
 
 
 def _jobs(count: int) -> str:
@@ -48,7 +48,7 @@ def status_text(flow: Flow, op: Op) -> str:
     if state.status is OpStatus.FAILED and op.allow_failure:
         text += " (allowed)"
     if state.duration is not None and state.status is not OpStatus.SKIPPED:
-        text += f" in {_seconds(state.duration)}"
+        text += f" in {elapsed(state.duration)}"
     if state.error and state.error != str(state.status):
         text += f": {state.error}"
     return text
@@ -63,18 +63,18 @@ def summary_rows(flow: Flow) -> list[tuple[str, str, str, str, str]]:
             " (allowed)" if state.status is OpStatus.FAILED and op.allow_failure else ""
         )
         artifacts = ", ".join(
-            f"{name} ({human_size(rec['size'])}, {rec['digest'][7:19]})"
-            for name, rec in state.results.get("artifacts", {}).items()
+            f"{name} ({approx_size(rec.size)}, {rec.digest[7:19]})"
+            for name, rec in state.results.artifacts.items()
         )
         exit_code = "" if state.exit_code is None else str(state.exit_code)
-        rows.append((op.id, status, exit_code, _seconds(state.duration), artifacts))
+        rows.append((op.id, status, exit_code, elapsed(state.duration), artifacts))
     return rows
 
 
 def closing_line(flow: Flow) -> str:
     """``flow abc succeeded in 3.10s``."""
     duration = (flow.ended_at or time.time()) - flow.started_at if flow.started_at else None
-    return f"flow {flow.id} {flow.status} in {_seconds(duration)}"
+    return f"flow {flow.id} {flow.status} in {elapsed(duration)}"
 
 
 class _Lines:
@@ -101,8 +101,9 @@ class _Lines:
 class PlainDisplay:
     """Plain text for logs and pipes."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, describe: Describe) -> None:
         self._out = stream
+        self._describe = describe
         self._lines = _Lines()
 
     def _write(self, text: str) -> None:
@@ -115,12 +116,8 @@ class PlainDisplay:
         self._write(f"flow {flow.id} · {flow.name} · {_jobs(len(flow.ops))}{extra}")
 
     def op_started(self, flow: Flow, op: Op) -> None:
-        from nosana_node.flow import registry
-
         attempt = flow.states[op.id].run_count
-        self._write(
-            f"▶ {registry.get(op.type).describe(op)}" + (f" · attempt {attempt}" if attempt > 1 else "")
-        )
+        self._write(f"▶ {self._describe(op)}" + (f" · attempt {attempt}" if attempt > 1 else ""))
 
     def op_output(self, op: Op, stream: str, text: str) -> None:
         prefix = f"{op.id} {MARKS.get(stream, '|')} "
@@ -151,7 +148,7 @@ class PlainDisplay:
 class RichDisplay:
     """A terminal display: streaming log lines above a live progress bar."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, describe: Describe) -> None:
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -173,6 +170,7 @@ class RichDisplay:
             transient=True,
         )
         self._task: Any = None
+        self._describe = describe
         self._lines = _Lines()
 
     def _print(self, *parts: tuple[str, str]) -> None:
@@ -188,12 +186,10 @@ class RichDisplay:
         self._progress.start()
 
     def op_started(self, flow: Flow, op: Op) -> None:
-        from nosana_node.flow import registry
-
         attempt = flow.states[op.id].run_count
         self._print(
             ("▶ ", "cyan"),
-            (registry.get(op.type).describe(op), "bold"),
+            (self._describe(op), "bold"),
             (f" · attempt {attempt}" if attempt > 1 else "", "dim"),
         )
         self._progress.update(self._task, description=op.id)
@@ -230,6 +226,6 @@ class RichDisplay:
         self._print((f"· {process_masker().mask(text)}", "dim"))
 
 
-def make_display(stream: TextIO) -> PlainDisplay | RichDisplay:
-    """A rich display on a terminal, plain lines otherwise."""
-    return RichDisplay(stream) if stream.isatty() else PlainDisplay(stream)
+def make_display(stream: TextIO, describe: Describe) -> PlainDisplay | RichDisplay:
+    """A rich display on a terminal, plain lines otherwise; ``describe`` labels an op."""
+    return RichDisplay(stream, describe) if stream.isatty() else PlainDisplay(stream, describe)

@@ -9,31 +9,35 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from nosana_node.cli import running
+from nosana_node.cli import options
+from nosana_node.cli.execute import run_with_display
 
 if TYPE_CHECKING:
     from nosana_node.flow.store import FlowStore
 
 app = typer.Typer(help="Inspect and resume flows (compiled, saved runs).", no_args_is_help=True)
 
-FLOW_ID = typer.Argument(..., help="Flow id (or a unique prefix of one).", show_default=False)
+FLOW_ID = typer.Argument(..., metavar="ID", help="Flow id (or a unique prefix of one).", show_default=False)
 
 
 def _store(home: Path | None) -> FlowStore:
+    from nosana_node import wiring
     from nosana_node.flow.store import FlowStore
 
-    return FlowStore(running.base_settings(home).home)
+    return FlowStore(wiring.load_configuration(flags=options.config_flags(home=home)).config.home)
 
 
 @app.command("list")
 def list_flows(
-    home: Path | None = running.HOME,
-    json_out: bool = typer.Option(False, "--json", help="Print the list as JSON."),
-    limit: int = typer.Option(20, "--limit", "-n", help="How many flows, newest first."),
+    home: Path | None = options.HOME,
+    json_out: bool = options.flag("--json", help="Print the list as JSON."),
+    limit: int = typer.Option(
+        20, "--limit", "-n", help="How many flows, newest first. [default: 20]", show_default=False
+    ),
 ) -> None:
     """List the most recent flows."""
-    from nosana_node.cli.display import _seconds
     from nosana_node.flow.result import iso
+    from nosana_node.units import elapsed
 
     store = _store(home)
     try:
@@ -61,7 +65,7 @@ def list_flows(
     for f in flows:
         duration = f.ended_at - f.started_at if f.started_at and f.ended_at else None
         created = (iso(f.created_at) or "")[:19].replace("T", " ")
-        rows_text.append((f.id, f.status, created, _seconds(duration), f.name))
+        rows_text.append((f.id, f.status, created, elapsed(duration), f.name))
     widths = [max(len(r[i]) for r in rows_text) for i in range(4)]
     for r in rows_text:
         print("  ".join(c.ljust(widths[i]) if i < 4 else c for i, c in enumerate(r)))
@@ -70,9 +74,9 @@ def list_flows(
 @app.command()
 def show(
     flow_id: str = FLOW_ID,
-    home: Path | None = running.HOME,
-    json_out: bool = typer.Option(False, "--json", help="Print the result and the plan as JSON."),
-    logs: bool = typer.Option(False, "--logs", help="Print each job's stored log (latest attempt)."),
+    home: Path | None = options.HOME,
+    json_out: bool = options.flag("--json", help="Print the result and the plan as JSON."),
+    logs: bool = options.flag("--logs", help="Print each job's stored log (latest attempt)."),
 ) -> None:
     """Show a flow: status, each job's outcome, artifacts (and logs with --logs)."""
     from nosana_node.cli.display import ICONS, status_text
@@ -96,8 +100,8 @@ def show(
         state = flow.states[op.id]
         attempts = f" · {state.run_count} attempts" if state.run_count > 1 else ""
         print(f"{ICONS[state.status]} {op.id} [{op.type}] {status_text(flow, op)}{attempts}")
-        for name, record in state.results.get("artifacts", {}).items():
-            print(f"    artifact {name}: {record['digest']} ({record['size']} bytes)")
+        for name, record in state.results.artifacts.items():
+            print(f"    artifact {name}: {record.digest} ({record.size} bytes)")
         log_path = state.log.get("path")
         if logs and log_path and Path(log_path).exists():
             for _, stream, text in read_log(Path(log_path)):
@@ -109,25 +113,35 @@ def show(
 @app.command()
 def resume(
     flow_id: str = FLOW_ID,
-    json_out: bool = running.JSON,
-    home: Path | None = running.HOME,
-    docker_url: str | None = running.DOCKER_URL,
-    pull: str | None = running.PULL,
-    timeout: str | None = running.TIMEOUT,
-    cpus: str | None = running.CPUS,
-    memory: str | None = running.MEMORY,
-    pids: str | None = running.PIDS,
-    log_cap: str | None = running.LOG_CAP,
-    artifact_cap: str | None = running.ARTIFACT_CAP,
-    gpus: str | None = running.GPUS,
-    network: str | None = running.NETWORK,
+    json_out: bool = options.JSON,
+    home: Path | None = options.HOME,
+    docker_url: str | None = options.DOCKER_URL,
+    pull: str | None = options.PULL,
+    timeout: str | None = options.TIMEOUT,
+    cpus: str | None = options.CPUS,
+    memory: str | None = options.MEMORY,
+    pids: str | None = options.PIDS,
+    log_cap: str | None = options.LOG_CAP,
+    artifact_cap: str | None = options.ARTIFACT_CAP,
+    gpus: str | None = options.GPUS,
+    network: str | None = options.NETWORK,
 ) -> None:
     """Continue an interrupted flow: finished jobs are kept, the rest run (exit 0/1 like `pipeline run`)."""
-    settings = running.settings_from_flags(
-        home, docker_url, pull, timeout, cpus, memory, pids, log_cap, artifact_cap, gpus, network
+    flags = options.config_flags(
+        home=home,
+        docker_url=docker_url,
+        pull=pull,
+        timeout=timeout,
+        cpus=cpus,
+        memory=memory,
+        pids=pids,
+        log_cap=log_cap,
+        artifact_cap=artifact_cap,
+        gpus=gpus,
+        network=network,
     )
-    running.run_with_display(
-        settings, lambda runner: (runner.load(flow_id), True), json_out=json_out, announce_resume=False
+    run_with_display(
+        flags, lambda runner: (runner.load(flow_id), True, None), json_out=json_out, announce_resume=False
     )
 
 
@@ -135,9 +149,13 @@ def resume(
 def extract(
     flow_id: str = FLOW_ID,
     artifact: str = typer.Argument(..., help="Artifact name.", show_default=False),
-    dest: Path = typer.Option(..., "--to", help="Directory to extract into (created if missing)."),
-    job: str | None = typer.Option(None, "--job", help="Job that made it [default: the last one that did]."),
-    home: Path | None = running.HOME,
+    dest: Path = typer.Option(
+        ..., "--to", metavar="DIR", help="Directory to extract into (created if missing). [required]"
+    ),
+    job: str | None = typer.Option(
+        None, "--job", help="Job that made it. [default: the last one that did]", show_default=False
+    ),
+    home: Path | None = options.HOME,
 ) -> None:
     """Extract an artifact of a flow into a local directory (checked: nothing lands outside it)."""
     from nosana_node.artifacts.tarcheck import safe_extract
@@ -150,14 +168,14 @@ def extract(
         for op in reversed(flow.ops):
             if job is not None and op.id != job:
                 continue
-            record = flow.states[op.id].results.get("artifacts", {}).get(artifact)
+            record = flow.states[op.id].results.artifacts.get(artifact)
             if record:
                 break
         if not record:
             raise UserInputError(
                 f"flow {flow.id} has no artifact {artifact!r}" + (f" from job {job!r}" if job else "")
             )
-        summary = safe_extract(store.artifacts(flow.id).path(record["digest"]), dest)
+        summary = safe_extract(store.artifacts(flow.id).path(record.digest), dest)
     finally:
         store.close()
     print(f"extracted {artifact} ({summary.files} files, {summary.bytes} bytes) into {dest}", file=sys.stderr)

@@ -8,6 +8,7 @@ over JSON-RPC and sign with the admin keypair kept in that ledger.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,9 @@ LEDGER_HELP = "Ledger directory. Default: <home>/localnet."
 
 
 def _config() -> Any:
-    from nosana_node.config.runner import load_for_cli
+    from nosana_node import wiring
 
-    return load_for_cli().config
+    return wiring.load_configuration().config
 
 
 def _ledger_dir(ledger: Path | None) -> Path:
@@ -53,10 +54,10 @@ def _admin(ledger: Path | None) -> Any:
 def start(
     ledger: Path | None = typer.Option(None, "--ledger", help=LEDGER_HELP),
     rpc_port: int | None = typer.Option(
-        None, "--rpc-port", min=0, max=65535, help="JSON-RPC port [:ports :rpc]."
+        None, "--rpc-port", min=0, max=65535, help="JSON-RPC port. Default: 8899 (config ports.rpc)."
     ),
     ws_port: int | None = typer.Option(
-        None, "--ws-port", min=0, max=65535, help="WebSocket port [:ports :ws]."
+        None, "--ws-port", min=0, max=65535, help="WebSocket port. Default: 8900 (config ports.ws)."
     ),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     reset: bool = typer.Option(False, "--reset", help="Delete the ledger first and start from genesis."),
@@ -93,7 +94,11 @@ async def _serve(net: Any, host: str, rpc_port: int, ws_port: int, as_json: bool
 
     server = LocalnetServer(net.chain, host, rpc_port, ws_port)
     await server.start()
+    served = net.ledger.path / "endpoint.json"  # how clients with --network localnet find us
     try:
+        served.write_text(
+            json.dumps({"rpc_url": server.rpc_url, "ws_url": server.ws_url, "pid": os.getpid()}) + "\n"
+        )
         summary = net.summary(server.rpc_url, server.ws_url)
         if as_json:
             sys.stdout.write(json.dumps(summary) + "\n")
@@ -106,6 +111,7 @@ async def _serve(net: Any, host: str, rpc_port: int, ws_port: int, as_json: bool
             loop.add_signal_handler(signum, stop.set)
         await stop.wait()
     finally:
+        served.unlink(missing_ok=True)
         await server.stop()
     if not as_json:
         print("local market stopped; ledger saved", file=sys.stderr)

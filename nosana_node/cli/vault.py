@@ -20,16 +20,19 @@ app = typer.Typer(help="Read and write secrets in the configured vault.", no_arg
 
 
 def _open(ctx: typer.Context) -> Any:
-    from nosana_node.config.runner import vault_for_cli
+    from nosana_node import wiring
+    from nosana_node.config.options import from_context
 
-    return vault_for_cli()
+    return wiring.vault_for(wiring.load_configuration(from_context(ctx)))
 
 
 @app.command("get")
 def get(
     ctx: typer.Context,
     ref: str = typer.Argument(..., metavar="PATH[#KEY]", help="Secret path, and optionally one key."),
-    version: int | None = typer.Option(None, "--version", min=1, help="An older version (KV v2)."),
+    version: int | None = typer.Option(
+        None, "--version", min=1, help="An older version (KV v2). Default: the latest."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the whole secret as a JSON object."),
 ) -> None:
     """Print a secret: the value of PATH#KEY, or of PATH when it holds one value."""

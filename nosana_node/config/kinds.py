@@ -10,14 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nosana_node import units
 from nosana_node.config.files import expand, read_private_file
 from nosana_node.errors import ConfigError
 from nosana_node.secrets.value import Secret
 
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE)
-_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$", re.IGNORECASE)
-_DURATION_UNITS = {"ms": 0.001, "s": 1, "": 1, "m": 60, "h": 3600, "d": 86400}
 TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
 FALSE_WORDS = frozenset({"false", "no", "off", "0"})
 
@@ -157,49 +154,27 @@ class Choice(Kind):
 
 
 class Size(Kind):
-    """A byte size: an integer, or a number with a binary unit (k, m, g, t; 'b', 'ib' optional)."""
+    """A byte size (see :mod:`nosana_node.units`)."""
 
     label = "size (bytes, or 512m, 2g ...)"
 
     def from_value(self, value: Any) -> int:
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-            return value
-        if isinstance(value, str):
-            m = _SIZE.match(value)
-            if m:
-                return int(float(m.group(1)) * _SIZE_UNITS[m.group(2).lower()])
-        raise ValueError("a size (bytes, or a number with k, m, g or t)")
+        return units.parse_size(value)
 
     def show(self, value: Any) -> str:
-        if value is None:
-            return "-"
-        for unit, factor in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-            if value >= factor and value % factor == 0:
-                return f"{value // factor} {unit}"
-        return f"{value} bytes"
+        return "-" if value is None else units.size(value)
 
 
 class Duration(Kind):
-    """A duration in seconds: a number, or a number with a unit (ms, s, m, h, d)."""
+    """A duration in seconds (see :mod:`nosana_node.units`)."""
 
     label = "duration (seconds, or 30s, 5m, 2h ...)"
 
     def from_value(self, value: Any) -> float:
-        if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
-            return float(value)
-        if isinstance(value, str):
-            m = _DURATION.match(value)
-            if m:
-                return float(m.group(1)) * _DURATION_UNITS[(m.group(2) or "").lower()]
-        raise ValueError("a duration (seconds, or a number with ms, s, m, h or d)")
+        return units.parse_duration(value)
 
     def show(self, value: Any) -> str:
-        if value is None:
-            return "-"
-        for unit, factor in (("d", 86400), ("h", 3600), ("m", 60)):
-            if value >= factor and value % factor == 0:
-                return f"{int(value // factor)}{unit}"
-        return f"{value:g}s"
+        return "-" if value is None else units.duration(value)
 
 
 class Gpus(Kind):
@@ -310,6 +285,35 @@ class SecretMap(Kind):
 
     def show(self, value: Any) -> str:
         return f"{len(value)} secret(s)" if value else "-"
+
+
+_ADDRESS = re.compile(r"^[1-9A-HJ-NP-Za-km-z]{32,44}$")
+
+
+class AddressMap(Kind):
+    """Names of Solana addresses: ``{"gpu" "7AtiX..."}`` (EDN), or ``gpu=7AtiX...,cpu=...``."""
+
+    label = "map of names to base58 addresses"
+
+    def from_value(self, value: Any) -> dict[str, str]:
+        if not isinstance(value, dict):
+            raise ValueError('a map {"name" "base58 address"}')
+        out: dict[str, str] = {}
+        for key, address in value.items():
+            name = str(key).lstrip(":")
+            if not name or not isinstance(address, str) or not _ADDRESS.match(address.strip()):
+                raise ValueError(f'a map {{"name" "base58 address"}} ({name!r} is not one)')
+            out[name] = address.strip()
+        return out
+
+    def from_text(self, text: str) -> dict[str, str]:
+        pairs = [p for p in (part.strip() for part in text.split(",")) if p]
+        if not all("=" in p for p in pairs):
+            raise ValueError("name=ADDRESS pairs separated by commas")
+        return self.from_value(dict(p.split("=", 1) for p in pairs))
+
+    def show(self, value: Any) -> str:
+        return ", ".join(f"{k}={v}" for k, v in value.items()) if value else "-"
 
 
 def _in_range(number: Any, low: Any, high: Any) -> Any:

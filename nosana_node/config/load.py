@@ -294,9 +294,27 @@ def _derive(values: dict[str, Any], sources: dict[str, Source]) -> None:
     if values["docker.url"] is None and os.environ.get("DOCKER_HOST"):
         values["docker.url"] = os.environ["DOCKER_HOST"]
         sources["docker.url"] = Source("env", "DOCKER_HOST (used when docker.url is not set)")
+    if values["network"] == "localnet":
+        _derive_localnet(values, sources)
     if values["rpc-url"] is None:
         values["rpc-url"] = RPC_URLS[values["network"]]
         sources["rpc-url"] = Source("default", f"(for network {values['network']})")
+
+
+def _derive_localnet(values: dict[str, Any], sources: dict[str, Source]) -> None:
+    """On localnet the endpoints default to the local market serving ``<home>/localnet`` (its
+    ``endpoint.json``), else to ``:ports``."""
+    from nosana_node.chain.endpoint import served_urls
+
+    ledger = Path(values["home"]).expanduser() / "localnet"
+    served = served_urls(ledger)
+    where = f"(the local market serving {ledger})" if served else "(the local market's :ports)"
+    if values["rpc-url"] is None:
+        values["rpc-url"] = served.get("rpc_url") or f"http://127.0.0.1:{values['ports.rpc']}"
+        sources["rpc-url"] = Source("default", where)
+    if values["ws-url"] is None:
+        values["ws-url"] = served.get("ws_url") or f"ws://127.0.0.1:{values['ports.ws']}"
+        sources["ws-url"] = Source("default", where)
 
 
 def _validate(config: NodeConfig, profile: str | None, sources: dict[str, Source]) -> None:
@@ -307,8 +325,15 @@ def _validate(config: NodeConfig, profile: str | None, sources: dict[str, Source
 
     if not re.match(r"^https?://", config.rpc_url or ""):
         raise fail("rpc-url", f"{config.rpc_url!r} is not an http(s):// URL")
-    if config.market is not None and not _BASE58_ADDRESS.match(config.market):
-        raise fail("market", f"{config.market!r} is not a Solana address (base58)")
+    if config.ws_url is not None and not re.match(r"^wss?://", config.ws_url):
+        raise fail("ws-url", f"{config.ws_url!r} is not a ws(s):// URL")
+    if (
+        config.market is not None
+        and not _BASE58_ADDRESS.match(config.market)
+        and config.market not in config.markets
+        and config.network != "localnet"  # the local market names its own markets
+    ):
+        raise fail("market", f"{config.market!r} is neither a Solana address (base58) nor a name of :markets")
     if config.docker.url is not None and not re.match(
         r"^(unix|tcp|http|https|ssh|npipe)://", config.docker.url
     ):

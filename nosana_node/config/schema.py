@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from nosana_node.config.kinds import (
+    AddressMap,
     Boolean,
     Choice,
     Duration,
@@ -28,11 +29,10 @@ from nosana_node.config.kinds import (
     Text,
 )
 from nosana_node.secrets.value import Secret
-from nosana_node.settings import RunnerSettings
+from nosana_node.units import GIB, MIB
 
 ENV_PREFIX = "NOSANA_"
-#: The runner's own defaults: the configuration's defaults for the same knobs are these.
-RUNNER = {f.name: f.default for f in dataclasses.fields(RunnerSettings)}
+PULL_POLICIES = ("always", "if-not-present", "never")
 
 #: Default JSON-RPC endpoint of each network.
 RPC_URLS = {
@@ -42,9 +42,10 @@ RPC_URLS = {
 }
 
 
-def meta(kind: Kind, doc: str, *, env: bool = True) -> dict[str, Any]:
-    """The metadata of a dataclass field declaring one setting."""
-    return {"kind": kind, "doc": doc, "env": env}
+def meta(kind: Kind, doc: str, *, env: bool = True, default_text: str | None = None) -> dict[str, Any]:
+    """The metadata of a dataclass field declaring one setting; ``default_text`` describes a
+    default that is derived rather than fixed (``$DOCKER_HOST or the local socket``)."""
+    return {"kind": kind, "doc": doc, "env": env, "default_text": default_text}
 
 
 def section(cls: type, doc: str) -> dict[str, Any]:
@@ -79,7 +80,7 @@ class PortsConfig:
 @dataclass(frozen=True)
 class StorageConfig:
     max_artifact_size: int = field(
-        default=RUNNER["artifact_cap"],
+        default=4 * GIB,
         metadata=meta(Size(), "Largest artifact (a tar taken from a container); a larger one fails the job."),
     )
 
@@ -90,43 +91,64 @@ class DockerConfig:
         default=None,
         metadata=meta(
             Text(),
-            "Docker engine API: unix:///var/run/docker.sock, tcp://host:2376. Default: DOCKER_HOST or local.",
+            "Docker engine API: unix:///var/run/docker.sock, tcp://host:2376.",
+            default_text="$DOCKER_HOST or the local socket",
         ),
     )
     api_timeout: float = field(
-        default=RUNNER["docker_timeout"],
+        default=120.0,
         metadata=meta(Duration(), "How long one engine API call may take (not the job)."),
     )
     pull_policy: str = field(
-        default=RUNNER["pull_policy"],
-        metadata=meta(
-            Choice(("never", "if-not-present", "always")), "When to pull a job's image from its registry."
-        ),
+        default="if-not-present",
+        metadata=meta(Choice(PULL_POLICIES), "When to pull a job's image: always, if-not-present, never."),
     )
-    cpus: float = field(
-        default=RUNNER["cpus"], metadata=meta(Number(0.01), "CPUs each job container may use.")
-    )
+    cpus: float = field(default=2.0, metadata=meta(Number(0.01), "CPUs each job container may use."))
     memory: int = field(
-        default=RUNNER["memory"],
+        default=4 * GIB,
         metadata=meta(Size(), "Memory limit of each job container (swap limited the same)."),
     )
-    pids: int = field(
-        default=RUNNER["pids"], metadata=meta(Integer(16), "Process limit of each job container.")
-    )
+    pids: int = field(default=4096, metadata=meta(Integer(16), "Process limit of each job container."))
     timeout: float = field(
-        default=RUNNER["job_timeout"],
+        default=3600.0,
         metadata=meta(Duration(), "Longest a job may run before its container is killed."),
     )
     max_log_size: int = field(
-        default=RUNNER["log_cap"],
+        default=16 * MIB,
         metadata=meta(Size(), "Log kept per job (stdout and stderr); the rest is cut with a marker."),
     )
     gpus: int | None = field(
-        default=RUNNER["gpus"], metadata=meta(Gpus(), "GPUs for job containers: none, all, or a count.")
+        default=None, metadata=meta(Gpus(), "GPUs for job containers: none, all, or a count.")
     )
     network: str = field(
-        default=RUNNER["network"],
+        default="bridge",
         metadata=meta(Text(), "Docker network mode of job containers (bridge, none, a name)."),
+    )
+
+
+@dataclass(frozen=True)
+class ChainConfig:
+    priority_fee_cap: int = field(
+        default=100_000,
+        metadata=meta(
+            Integer(0), "Highest priority fee paid, micro-lamports per compute unit (0: never pay one)."
+        ),
+    )
+    retry_for: float = field(
+        default=300.0,
+        metadata=meta(
+            Duration(), "How long failing RPC requests are retried (backoff 1s to 30s) before giving up."
+        ),
+    )
+    commitment: str = field(
+        default="confirmed",
+        metadata=meta(
+            Choice(("processed", "confirmed", "finalized")), "Commitment of reads and confirmations."
+        ),
+    )
+    slow_poll: float = field(
+        default=30.0,
+        metadata=meta(Duration(), "Poll interval of chain watches while the PubSub socket is down."),
     )
 
 
@@ -191,6 +213,14 @@ class VaultConfig:
     renew: bool = field(
         default=True, metadata=meta(Boolean(), "Renew the token before it expires (approle: log in again).")
     )
+    nosana_endpoint: str | None = field(
+        default=None,
+        metadata=meta(
+            Text(),
+            "Nosana secrets manager the node logs in to (with its keypair) for pipelines' nosana/secret"
+            " values naming it; other nosana/secret values are read from this vault by name.",
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -199,7 +229,7 @@ class NodeConfig:
 
     home: Path = field(
         default=None,
-        metadata=meta(PathKind(), "State directory: flows, logs, artifacts. Default: ~/.nosana-node."),
+        metadata=meta(PathKind(), "State directory: flows, logs, artifacts.", default_text="~/.nosana-node"),
     )
     network: str = field(
         default="devnet",
@@ -209,20 +239,37 @@ class NodeConfig:
         ),
     )
     rpc_url: str | None = field(
-        default=None, metadata=meta(Text(), "Solana JSON-RPC URL. Default: the network's public endpoint.")
+        default=None,
+        metadata=meta(Text(), "Solana JSON-RPC URL.", default_text="the network's public endpoint"),
     )
     keypair: Secret | None = field(
         default=None,
         repr=False,
         metadata=meta(Keypair(), 'Node keypair: #file "~/.config/solana/id.json" (mode 600), or that path.'),
     )
-    market: str | None = field(default=None, metadata=meta(Text(), "Address of the market the node joins."))
+    ws_url: str | None = field(
+        default=None,
+        metadata=meta(
+            Text(), "Solana PubSub URL. Default: from :rpc-url (ws://, wss://; port + 1 if one is given)."
+        ),
+    )
+    market: str | None = field(
+        default=None, metadata=meta(Text(), "The market the node joins: an address, or a name of :markets.")
+    )
+    markets: dict[str, str] = field(
+        default_factory=dict,
+        metadata=meta(AddressMap(), 'Market names for --market: {"gpu" "7AtiX..."} (localnet adds its own).'),
+    )
     log: LogConfig = field(default_factory=LogConfig, metadata=section(LogConfig, "Logging."))
     ports: PortsConfig = field(
         default_factory=PortsConfig, metadata=section(PortsConfig, "Ports the node serves.")
     )
     storage: StorageConfig = field(
         default_factory=StorageConfig, metadata=section(StorageConfig, "Where artifacts are kept.")
+    )
+    chain: ChainConfig = field(
+        default_factory=ChainConfig,
+        metadata=section(ChainConfig, "Talking to the chain: fees, retries, confirmations."),
     )
     docker: DockerConfig = field(
         default_factory=DockerConfig,
@@ -253,10 +300,16 @@ class Setting:
     default: Any
     doc: str
     env: str | None  # NOSANA_DOCKER_MAX_LOG_SIZE
+    derived_default: str | None = None  # a default computed from elsewhere, in words
 
     @property
     def edn_name(self) -> str:
         return self.attr.replace("_", "-")
+
+    @property
+    def default_text(self) -> str:
+        """The default as people read it (``4 GiB``, ``1h``, ``$DOCKER_HOST or the local socket``)."""
+        return self.derived_default or self.kind.show(self.default)
 
 
 def _default(f: dataclasses.Field[Any]) -> Any:
@@ -284,7 +337,8 @@ def _setting(key: str, sec: str | None, f: dataclasses.Field[Any]) -> Setting:
     env = (
         ENV_PREFIX + key.upper().replace(".", "_").replace("-", "_") if f.metadata.get("env", True) else None
     )
-    return Setting(key, sec, f.name, f.metadata["kind"], _default(f), f.metadata["doc"], env)
+    m = f.metadata
+    return Setting(key, sec, f.name, m["kind"], _default(f), m["doc"], env, m.get("default_text"))
 
 
 SETTINGS: list[Setting] = _settings()

@@ -11,8 +11,11 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from nosana_node.docker.errors import EngineError, EngineNotFound, engine_call
+from nosana_node.flow.cancel import CancelToken
 
 if TYPE_CHECKING:
     import docker
@@ -22,19 +25,19 @@ SHELL = ["/bin/sh", "-c"]
 
 @dataclass
 class JobSpec:
-    """What a job container is made of."""
+    """What a job container is made of (limits come from the runner settings)."""
 
     image: str
     script: str
     work_dir: str
-    env: dict[str, str] = field(default_factory=dict)
-    labels: dict[str, str] = field(default_factory=dict)
-    name: str | None = None
-    cpus: float = 2.0
-    memory: int = 4 * 1024**3
-    pids: int = 4096
-    gpus: int | None = None
-    network: str = "bridge"
+    env: dict[str, str]
+    labels: dict[str, str]
+    name: str | None
+    cpus: float
+    memory: int
+    pids: int
+    gpus: int | None
+    network: str
 
 
 def device_requests(gpus: int | None) -> list[dict[str, object]] | None:
@@ -92,48 +95,60 @@ def run_attached(
     container: str,
     on_output: Callable[[str, bytes], None],
     timeout: float,
+    cancel: CancelToken,
 ) -> Exit:
-    """Attach, start, stream stdout/stderr to ``on_output`` until exit; kill after ``timeout``.
+    """Attach, start, stream stdout/stderr to ``on_output`` until the container exits.
 
-    Output is read in the calling thread (so SIGINT/SIGTERM interrupt it); a timer thread kills
-    the container when the timeout expires.
+    The container is killed when ``timeout`` seconds have passed on the token's clock (the exit
+    then says ``timed_out``) or at once when ``cancel`` fires (then :class:`Cancelled` is raised,
+    and the caller removes the container). Engine errors raise ``EngineError``.
     """
-    stream = api.attach(container, stdout=True, stderr=True, stream=True, demux=True, logs=False)
     timed_out = threading.Event()
+
+    def kill(*_: object) -> None:
+        with contextlib.suppress(Exception):  # not running yet, already gone, engine away: the caller sees
+            api.kill(container)
 
     def expire() -> None:
         timed_out.set()
-        with contextlib.suppress(Exception):  # already gone, or the engine went away: nothing to do
-            api.kill(container)
+        kill()
 
-    timer = threading.Timer(timeout, expire)
-    timer.daemon = True
-    try:
-        api.start(container)
-        timer.start()
-        for out, err in stream:
-            if out:
-                on_output("stdout", out)
-            if err:
-                on_output("stderr", err)
-    finally:
-        timer.cancel()
-        stream.close()
-    code = api.wait(container)["StatusCode"]
-    oom = False
-    if code == 137 and not timed_out.is_set():
-        oom = bool(api.inspect_container(container)["State"].get("OOMKilled"))
+    with engine_call("the engine refused the job container"):
+        stream = api.attach(container, stdout=True, stderr=True, stream=True, demux=True, logs=False)
+        alarm = cancel.clock.call_at(cancel.clock.now() + timeout, expire)
+        forget = cancel.on_cancel(kill)
+        try:
+            if not cancel.cancelled:
+                api.start(container)
+                if cancel.cancelled:  # cancelled while it was starting: the kill may have come too early
+                    kill()
+                for out, err in stream:
+                    if out:
+                        on_output("stdout", out)
+                    if err:
+                        on_output("stderr", err)
+        finally:
+            alarm.cancel()
+            forget()
+            stream.close()
+        cancel.check()
+        code = api.wait(container)["StatusCode"]
+        oom = False
+        if code == 137 and not timed_out.is_set():
+            oom = bool(api.inspect_container(container)["State"].get("OOMKilled"))
     return Exit(code=code, timed_out=timed_out.is_set(), oom_killed=oom)
 
 
 def remove(api: docker.APIClient, container: str) -> None:
-    """Remove the container (and its anonymous volumes), running or not; gone already is fine."""
-    import docker
+    """Remove the container (and its anonymous volumes), running or not; gone already is fine.
 
+    Raises :class:`~nosana_node.docker.errors.EngineError` when the engine fails to.
+    """
     try:
-        api.remove_container(container, force=True, v=True)
-    except docker.errors.NotFound:
+        with engine_call(f"cannot remove container {container[:12]}"):
+            api.remove_container(container, force=True, v=True)
+    except EngineNotFound:
         pass
-    except docker.errors.APIError as exc:
+    except EngineError as exc:
         if "already in progress" not in str(exc):
             raise

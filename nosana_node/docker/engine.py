@@ -9,21 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from nosana_node.docker.errors import HINT, cause
 from nosana_node.errors import DockerUnavailableError
 
 if TYPE_CHECKING:
     import docker
-
-HINT = "is dockerd running? `bash scripts/ensure-docker.sh` starts one (as root)"
-
-
-def describe_error(exc: BaseException) -> str:
-    """The most useful single line from a docker/requests exception."""
-    explanation = getattr(exc, "explanation", None)
-    text = explanation if explanation else str(exc)
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    return " ".join(str(text).split()) or type(exc).__name__
 
 
 def connect(base_url: str | None, timeout: float) -> docker.APIClient:
@@ -34,15 +24,5 @@ def connect(base_url: str | None, timeout: float) -> docker.APIClient:
     try:
         api = docker.APIClient(base_url=base_url, version="auto", timeout=int(timeout))
     except docker.errors.DockerException as exc:
-        raise DockerUnavailableError(f"no Docker engine answers at {where}: {_cause(exc)}; {HINT}") from None
+        raise DockerUnavailableError(f"no Docker engine answers at {where}: {cause(exc)}; {HINT}") from None
     return api
-
-
-def _cause(exc: BaseException) -> str:
-    """The innermost reason of a connection failure (e.g. 'Connection refused')."""
-    inner = exc
-    while (nxt := inner.__cause__ or inner.__context__) is not None:
-        inner = nxt
-    if isinstance(inner, OSError) and inner.strerror:
-        return inner.strerror
-    return describe_error(exc)

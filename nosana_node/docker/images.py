@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from nosana_node.docker.engine import describe_error
+from nosana_node.docker.errors import EngineNotFound, engine_call
 from nosana_node.errors import UserInputError
 
 if TYPE_CHECKING:
@@ -23,13 +23,10 @@ class ImageUnavailableError(UserInputError):
 
 def is_present(api: docker.APIClient, image: str) -> bool:
     """True when the engine has ``image`` locally."""
-    import docker
-
     try:
-        api.inspect_image(image)
-    except docker.errors.ImageNotFound:
-        return False
-    except docker.errors.NotFound:
+        with engine_call(f"cannot inspect image {image!r}"):
+            api.inspect_image(image)
+    except EngineNotFound:
         return False
     return True
 
@@ -39,15 +36,20 @@ def pull(
     image: str,
     auth: dict[str, str] | None = None,
     progress: Callable[[str], None] | None = None,
+    check: Callable[[], None] | None = None,
 ) -> None:
-    """Pull ``image``; :class:`ImageUnavailableError` with the engine's reason on failure."""
+    """Pull ``image``; :class:`ImageUnavailableError` with the engine's reason on failure.
+
+    ``check`` is called for every progress event (it raises to abandon the pull).
+    """
     import docker
-    import requests
 
     repository, tag = docker.utils.parse_repository_tag(image)
     last_status = None
-    try:
+    with engine_call(f"cannot pull image {image!r}", ImageUnavailableError):
         for event in api.pull(repository, tag=tag or "latest", stream=True, decode=True, auth_config=auth):
+            if check is not None:
+                check()
             if "error" in event:
                 raise ImageUnavailableError(
                     f"cannot pull image {image!r}: {' '.join(str(event['error']).split())}"
@@ -56,8 +58,6 @@ def pull(
             if progress is not None and status and status != last_status and "id" not in event:
                 progress(f"{image}: {status}")
             last_status = status
-    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-        raise ImageUnavailableError(f"cannot pull image {image!r}: {describe_error(exc)}") from None
 
 
 def ensure_image(
@@ -66,6 +66,7 @@ def ensure_image(
     policy: str,
     auth: Callable[[], dict[str, Any] | None] | None = None,
     progress: Callable[[str], None] | None = None,
+    check: Callable[[], None] | None = None,
 ) -> None:
     """Make ``image`` available under ``policy`` or raise :class:`ImageUnavailableError`.
 
@@ -77,4 +78,4 @@ def ensure_image(
         raise ImageUnavailableError(f"image {image!r} is not present and the pull policy is 'never'")
     if progress is not None:
         progress(f"pulling image {image}")
-    pull(api, image, auth() if auth is not None else None, progress)
+    pull(api, image, auth() if auth is not None else None, progress, check)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any
 
+from nosana_node.docker.errors import EngineNotFound, engine_call
 from nosana_node.flow.owner import RunnerIdentity
 
 if TYPE_CHECKING:
@@ -42,12 +43,12 @@ def is_orphan(container: dict[str, Any]) -> bool:
 
 def sweep_orphans(api: docker.APIClient, store_id: str) -> list[str]:
     """Remove this store's containers whose runner is gone; returns their ids."""
-    import docker
-
     removed = []
-    for container in store_containers(api, store_id):
+    with engine_call("cannot list this store's containers"):
+        containers = store_containers(api, store_id)
+    for container in containers:
         if is_orphan(container):
-            with contextlib.suppress(docker.errors.NotFound):  # removed meanwhile
-                api.remove_container(container["Id"], force=True, v=True)
+            with contextlib.suppress(EngineNotFound), engine_call("cannot remove an orphan container"):
+                api.remove_container(container["Id"], force=True, v=True)  # NotFound: removed meanwhile
             removed.append(container["Id"])
     return removed

@@ -7,13 +7,15 @@ Arguments (all plain JSON, references resolved by the runtime before :meth:`Dock
     work_dir: str                    # absolute path in the container
     env: {NAME: str | ref}           # None values (unknown context) are left out
     resources: [{name, path, required, artifact}]   # artifact: {digest, size, …} or None
-    artifacts: [{name, path, required}]             # taken out after success
+    artifacts: [{name, path, paths?, required}]     # taken out after success (paths: one archive)
     pull_auth: {server, username, password} | None  # registry credentials (refs)
     gpus: int | None                 # overrides the node setting (-1: all)
 
 Order: resources missing? fail before any container exists → create → place resources →
 attach + start → stream logs → exit code → take artifacts out (checked, hashed, capped) →
-remove the container (in the background; at once on interruption).
+remove the container (in the background; at once when the run is cancelled or on any error).
+A cancelled run (``ctx.cancel``) kills the container at once; the op then raises
+:class:`~nosana_node.flow.cancel.Cancelled` after the container is removed.
 """
 
 from __future__ import annotations
@@ -22,47 +24,30 @@ import posixpath
 import time
 from typing import TYPE_CHECKING, Any
 
-from nosana_node.artifacts.store import human_size
 from nosana_node.artifacts.tarcheck import UnsafeArchiveError, scan
 from nosana_node.docker import container, script, transfer
-from nosana_node.docker.engine import describe_error
+from nosana_node.docker.errors import EngineError, EngineNotFound, engine_call
 from nosana_node.docker.images import ensure_image
 from nosana_node.docker.labels import job_labels
 from nosana_node.docker.service import DockerService, docker_service
-from nosana_node.flow.model import Op, OpStatus
+from nosana_node.flow.model import Op
 from nosana_node.flow.refs import Resolver
-from nosana_node.flow.registry import OpOutcome, OpType, op_type
-from nosana_node.flow.signals import deferred
+from nosana_node.flow.registry import OpOutcome, OpType
+from nosana_node.flow.results import ArtifactRecord, OpResults, Reason
+from nosana_node.units import approx_size
 
 if TYPE_CHECKING:
     from nosana_node.flow.context import OpContext, RunEnv
-
-GPU_HINT = "GPU requested but this Docker engine cannot provide one (no GPU or NVIDIA container runtime here)"
-
-
-def engine_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions that mean "the engine said no" or "the engine went away"."""
-    import docker
-    import requests
-
-    return (docker.errors.APIError, requests.exceptions.RequestException)
-
-
-def engine_error(exc: BaseException, what: str) -> str:
-    """One line for an engine error while doing ``what``."""
-    text = describe_error(exc)
-    if "could not select device driver" in text and "gpu" in text:
-        return f"{GPU_HINT}: {text}"
-    return f"{what}: {text}"
 
 
 def _target(work_dir: str, path: str) -> str:
     return posixpath.normpath(posixpath.join(work_dir, path))
 
 
-@op_type("docker/run")
 class DockerRun(OpType):
     """Run a job's commands in a fresh container."""
+
+    name = "docker/run"
 
     def validate(self, args: dict[str, Any]) -> list[str]:
         problems = []
@@ -79,10 +64,16 @@ class DockerRun(OpType):
         for key in ("resources", "artifacts"):
             items = args.get(key, [])
             if not isinstance(items, list) or not all(
-                isinstance(i, dict) and isinstance(i.get("name"), str) and isinstance(i.get("path"), str)
+                isinstance(i, dict)
+                and isinstance(i.get("name"), str)
+                and isinstance(i.get("path"), str)
+                and (
+                    "paths" not in i
+                    or (isinstance(i["paths"], list) and all(isinstance(p, str) for p in i["paths"]))
+                )
                 for i in items
             ):
-                problems.append(f"{key}: a list of {{name, path}} is required")
+                problems.append(f"{key}: a list of {{name, path}} (artifacts: and paths) is required")
         if not isinstance(args.get("env", {}), dict):
             problems.append("env: a mapping is required")
         return problems
@@ -100,7 +91,7 @@ class DockerRun(OpType):
         def auth() -> dict[str, Any] | None:
             if not pull_auth:
                 return None
-            resolver = Resolver(lambda _: None, set(), env.context, env.secrets)
+            resolver = Resolver(lambda _: None, set(), env.context, env.secrets, env.masker)
             resolved = resolver.resolve(pull_auth)
             return {
                 "username": resolved.get("username"),
@@ -108,7 +99,9 @@ class DockerRun(OpType):
                 "serveraddress": resolved.get("server"),
             }
 
-        ensure_image(service.api, image, env.settings.pull_policy, auth, env.reporter.message)
+        ensure_image(
+            service.api, image, env.settings.pull_policy, auth, env.reporter.message, env.cancel.check
+        )
         service.ready_images.add(image)
 
     def run(self, ctx: OpContext) -> OpOutcome:
@@ -120,7 +113,8 @@ class DockerRun(OpType):
             if not record:
                 if resource.get("required", True):
                     return OpOutcome.failed(
-                        f"resource {resource['name']!r} is missing: no earlier job produced it"
+                        Reason.RESOURCE,
+                        f"resource {resource['name']!r} is missing: no earlier job produced it",
                     )
                 ctx.log.note(f"resource {resource['name']!r} is missing (not required)")
                 continue
@@ -142,11 +136,13 @@ class DockerRun(OpType):
             gpus=args.get("gpus", settings.gpus),
             network=settings.network,
         )
+        ctx.cancel.check()
         try:
-            container_id = container.create(service.api, spec)
-        except engine_errors() as exc:
-            return OpOutcome.failed(engine_error(exc, "cannot create the job container"))
-        settled = False  # False while an exception (Ctrl-C, SIGTERM, a bug) may be leaving
+            with engine_call("cannot create the job container"):
+                container_id = container.create(service.api, spec)
+        except EngineError as exc:
+            return OpOutcome.failed(Reason.ENGINE, str(exc))
+        settled = False  # False while an exception (cancelled, an error, a bug) is leaving
         try:
             outcome = self._run_container(ctx, service, container_id, work_dir, placements)
             settled = True
@@ -154,9 +150,8 @@ class DockerRun(OpType):
         finally:
             if settled:
                 service.remove_later(container_id)
-            else:  # leaving on an exception: the container goes now, signals wait until it is gone
-                with deferred():
-                    service.remove_now(container_id)
+            else:  # leaving on an exception: the container goes before the op ends
+                service.remove_now(container_id)
 
     def _run_container(
         self,
@@ -169,64 +164,62 @@ class DockerRun(OpType):
         api = service.api
         args = ctx.args
         timeout = ctx.settings.job_timeout
-        timings: dict[str, float] = {}
+        results = OpResults()
         try:
             if placements:
                 started = time.perf_counter()
-                transfer.make_dirs(api, container_id, [work_dir, *(target for _, target, _ in placements)])
-                for _name, target, record in placements:
-                    transfer.put_blob(api, container_id, target, ctx.artifacts.path(record["digest"]))
-                timings["resources_in"] = round(time.perf_counter() - started, 4)
-            end = container.run_attached(api, container_id, ctx.log.write, timeout)
-        except engine_errors() as exc:
-            return OpOutcome.failed(engine_error(exc, "the engine refused the job container"))
+                with engine_call("cannot place the resources in the job container"):
+                    dirs = [work_dir, *(target for _, target, _ in placements)]
+                    transfer.make_dirs(api, container_id, dirs)
+                    for _name, target, record in placements:
+                        ctx.cancel.check()
+                        transfer.put_blob(api, container_id, target, ctx.artifacts.path(record["digest"]))
+                results.timings["resources_in"] = round(time.perf_counter() - started, 4)
+            end = container.run_attached(api, container_id, ctx.log.write, timeout, ctx.cancel)
+        except EngineError as exc:
+            return OpOutcome.failed(Reason.ENGINE, str(exc))
         if end.timed_out:
-            return OpOutcome.failed(f"timed out after {timeout:g}s (container killed)", end.code)
-        if end.oom_killed:
             return OpOutcome.failed(
-                f"killed: out of memory (limit {human_size(ctx.settings.memory)})", end.code
+                Reason.TIMEOUT, f"timed out after {timeout:g}s (container killed)", end.code
             )
+        if end.oom_killed:
+            limit = approx_size(ctx.settings.memory)
+            return OpOutcome.failed(Reason.OUT_OF_MEMORY, f"killed: out of memory (limit {limit})", end.code)
         if end.code != 0:
-            return OpOutcome.failed(f"exit code {end.code}", end.code)
-        artifacts: dict[str, Any] = {}
+            return OpOutcome.failed(Reason.EXIT_CODE, f"exit code {end.code}", end.code)
         started = time.perf_counter()
         for artifact in args.get("artifacts", []):
+            ctx.cancel.check()
             try:
                 record = self._collect(ctx, api, container_id, work_dir, artifact)
-            except engine_errors() as exc:
-                return OpOutcome.failed(
-                    engine_error(exc, f"cannot take artifact {artifact['name']!r} out"), end.code
-                )
+            except EngineError as exc:
+                return OpOutcome.failed(Reason.ENGINE, str(exc), end.code)
             if record is None:
+                where = artifact.get("paths") or artifact["path"]
                 if artifact.get("required", True):
-                    return OpOutcome.failed(
-                        f"artifact {artifact['name']!r}: nothing at {artifact['path']!r} in {work_dir}",
-                        end.code,
-                        artifacts=artifacts,
-                    )
-                ctx.log.note(f"artifact {artifact['name']!r}: nothing at {artifact['path']!r} (not required)")
+                    message = f"artifact {artifact['name']!r}: nothing at {where!r} in {work_dir}"
+                    return OpOutcome.failed(Reason.ARTIFACT, message, end.code, results)
+                ctx.log.note(f"artifact {artifact['name']!r}: nothing at {where!r} (not required)")
                 continue
-            artifacts[artifact["name"]] = record
-        if artifacts:
-            timings["artifacts_out"] = round(time.perf_counter() - started, 4)
-        return OpOutcome(
-            OpStatus.SUCCEEDED, exit_code=end.code, results={"artifacts": artifacts, "timings": timings}
-        )
+            results.artifacts[artifact["name"]] = record
+        if results.artifacts:
+            results.timings["artifacts_out"] = round(time.perf_counter() - started, 4)
+        return OpOutcome.succeeded(end.code, results)
 
     def _collect(
         self, ctx: OpContext, api: Any, container_id: str, work_dir: str, artifact: dict[str, Any]
-    ) -> dict[str, Any] | None:
-        import docker
-
+    ) -> ArtifactRecord | None:
         name, path = artifact["name"], artifact["path"]
+        paths = artifact.get("paths") or [path]
         with ctx.artifacts.writer(ctx.settings.artifact_cap, f"artifact {name!r}") as writer:
             try:
-                if transfer.has_glob(path):
-                    if transfer.collect_glob(api, container_id, work_dir, path, writer) == 0:
-                        return None
-                else:
-                    transfer.collect(api, container_id, _target(work_dir, path), writer)
-            except docker.errors.NotFound:
+                with engine_call(f"cannot take artifact {name!r} out"):
+                    if len(paths) > 1 or transfer.has_glob(path):
+                        if transfer.collect_glob(api, container_id, work_dir, paths, writer) == 0:
+                            return None
+                    else:
+                        transfer.collect(api, container_id, _target(work_dir, path), writer)
+            except EngineNotFound:
                 return None
             writer.close()
             try:
@@ -234,10 +227,5 @@ class DockerRun(OpType):
             except UnsafeArchiveError as exc:
                 raise UnsafeArchiveError(f"artifact {name!r}: {exc}") from None
             blob = writer.commit()
-        return {
-            "digest": blob.digest,
-            "size": blob.size,
-            "path": path,
-            "files": summary.files,
-            "bytes": summary.bytes,
-        }
+        shown = path if len(paths) == 1 else ", ".join(paths)
+        return ArtifactRecord(blob.digest, blob.size, shown, summary.files, summary.bytes)

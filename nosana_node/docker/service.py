@@ -12,7 +12,8 @@ import threading
 from typing import TYPE_CHECKING
 
 from nosana_node.docker import container, labels
-from nosana_node.docker.engine import connect, describe_error
+from nosana_node.docker.engine import connect
+from nosana_node.docker.errors import EngineError
 
 if TYPE_CHECKING:
     from nosana_node.flow.context import RunEnv
@@ -31,6 +32,7 @@ class DockerService:
         self.ready_images: set[str] = set()
         self._pending: list[threading.Thread] = []
         self._errors: list[BaseException] = []
+        self._lock = threading.Lock()
         swept = labels.sweep_orphans(self.api, self.store_id)
         if swept:
             env.reporter.message(f"removed {len(swept)} container(s) left by a runner that is gone")
@@ -46,7 +48,8 @@ class DockerService:
 
         thread = threading.Thread(target=work, name=f"rm-{container_id[:12]}", daemon=True)
         thread.start()
-        self._pending.append(thread)
+        with self._lock:
+            self._pending.append(thread)
 
     def remove_now(self, container_id: str) -> None:
         """Remove the container before returning.
@@ -54,19 +57,19 @@ class DockerService:
         If the engine fails to, say so and go on: the container keeps its labels, and the
         start-up sweep of a later run removes it once this runner is gone.
         """
-        import docker
-        import requests
-
         try:
             container.remove(self.api, container_id)
-        except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
-            reason = describe_error(exc)
-            self._report(f"could not remove container {container_id[:12]} ({reason}); a later run removes it")
+        except EngineError as exc:
+            self._report(f"{exc}; a later run removes it")
 
     def wait_removals(self) -> None:
         """Wait until every background removal is done."""
-        while self._pending:
-            self._pending.pop().join()
+        while True:
+            with self._lock:
+                if not self._pending:
+                    break
+                thread = self._pending.pop()
+            thread.join()
         if self._errors:
             raise self._errors.pop(0)
 

@@ -1,9 +1,10 @@
 """Moving tar archives into and out of a (stopped or not yet started) container.
 
 Out: :func:`collect` streams ``GET /containers/{id}/archive`` straight into a blob writer
-(hashed while written, capped, never held in memory); a glob path keeps only the matching
-members (:func:`collect_glob`). In: :func:`put_blob` streams a stored blob in 1 MiB chunks;
-:func:`make_dirs` creates missing directories first (the engine needs the target to exist).
+(hashed while written, capped, never held in memory); glob paths (or a list of paths, the
+pipeline's ``paths:``) keep only the matching members, in one archive (:func:`collect_glob`).
+In: :func:`put_blob` streams a stored blob in 1 MiB chunks; :func:`make_dirs` creates missing
+directories first (the engine needs the target to exist).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     import docker
 
 CHUNK = 1024 * 1024
-GLOB_CHARS = frozenset("*?[")
+GLOB_CHARS = frozenset("*?[{")
 
 
 def stat_path(api: docker.APIClient, container: str, path: str) -> dict[str, Any] | None:
@@ -148,17 +149,76 @@ class _IterReader(io.RawIOBase):
         return size
 
 
-def collect_glob(
-    api: docker.APIClient, container: str, work_dir: str, pattern: str, writer: BlobWriter
-) -> int:
-    """Stream the members matching ``pattern`` (relative to ``work_dir``) into ``writer``.
+def expand_braces(pattern: str, limit: int = 64) -> list[str]:
+    """``a/*.{wasm,abi}`` → ``[a/*.wasm, a/*.abi]`` (nested braces too; at most ``limit``)."""
+    open_at = pattern.find("{")
+    if open_at < 0:
+        return [pattern]
+    depth = 0
+    for close_at in range(open_at, len(pattern)):
+        depth += {"{": 1, "}": -1}.get(pattern[close_at], 0)
+        if depth == 0:
+            break
+    else:
+        return [pattern]  # an unclosed brace is a literal character
+    options, depth, start = [], 0, open_at + 1
+    for i in range(open_at + 1, close_at):
+        depth += {"{": 1, "}": -1}.get(pattern[i], 0)
+        if pattern[i] == "," and depth == 0:
+            options.append(pattern[start:i])
+            start = i + 1
+    options.append(pattern[start:close_at])
+    head, tail = pattern[:open_at], pattern[close_at + 1 :]
+    out: list[str] = []
+    for option in options:
+        for expanded in expand_braces(head + option + tail, limit):
+            if expanded not in out:
+                out.append(expanded)
+            if len(out) >= limit:
+                return out
+    return out
 
-    Member names are kept as the engine gives them for the pattern's static prefix (``dist/…``
-    for ``dist/*.whl``); a matching directory brings everything under it. Returns the number of
-    matching members (0: nothing matched; the writer then holds an empty archive).
-    Raises ``docker.errors.NotFound`` when the static prefix does not exist.
+
+def collect_glob(
+    api: docker.APIClient, container: str, work_dir: str, patterns: str | list[str], writer: BlobWriter
+) -> int:
+    """Stream the members matching ``patterns`` (relative to ``work_dir``) into ``writer``, as one
+    archive.
+
+    Each pattern may use ``*``, ``?``, ``[]``, ``**`` and ``{a,b}``; a pattern without them
+    names one path. Member names are kept as the engine gives them for the pattern's static
+    prefix (``dist/…`` for ``dist/*.whl``); a matching directory brings everything under it; a
+    member matched by two patterns is written once. Returns the number of matching members (0:
+    nothing matched; the writer then holds an empty archive). A static prefix that does not
+    exist matches nothing.
     """
-    prefix = static_prefix(pattern)
+    from nosana_node.docker.errors import EngineNotFound, engine_call
+
+    groups: dict[str, list[str]] = {}
+    for pattern in [patterns] if isinstance(patterns, str) else patterns:
+        for expanded in expand_braces(pattern):
+            groups.setdefault(static_prefix(expanded), []).append(expanded)
+    matched = 0
+    written: set[str] = set()
+    with tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT) as out:
+        for prefix, group in groups.items():
+            try:
+                with engine_call(f"cannot read {prefix or '.'} in the container"):
+                    matched += _collect_matching(api, container, work_dir, prefix, group, out, written)
+            except EngineNotFound:
+                continue
+    return matched
+
+
+def _collect_matching(
+    api: docker.APIClient,
+    container: str,
+    work_dir: str,
+    prefix: str,
+    patterns: list[str],
+    out: tarfile.TarFile,
+    written: set[str],
+) -> int:
     source = posixpath.join(work_dir, prefix) if prefix else posixpath.join(work_dir, ".")
     parent = posixpath.dirname(prefix)
     matched = 0
@@ -166,16 +226,16 @@ def collect_glob(
     with (
         open_archive(api, container, source) as (chunks, _),
         tarfile.open(fileobj=io.BufferedReader(_IterReader(chunks), CHUNK), mode="r|") as src,
-        tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT) as out,
     ):
         for member in src:
             rel = posixpath.normpath(posixpath.join(parent, member.name))
             inside = any(rel.startswith(d + "/") for d in matched_dirs)
-            hit = inside or glob_match(rel, pattern)
+            hit = inside or any(glob_match(rel, pattern) for pattern in patterns)
             if hit and member.isdir() and not inside:
                 matched_dirs.append(rel)
             if hit:
                 matched += 1
-            if hit or rel == prefix:
+            if (hit or rel == prefix) and member.name not in written:
+                written.add(member.name)
                 out.addfile(member, src.extractfile(member) if member.isfile() else None)
     return matched

@@ -1,60 +1,79 @@
 """The flow: a compiled, serialisable plan of ops and the state of each op.
 
-A :class:`Flow` is what a pipeline (or any other job format) compiles to: an id, the ops in
-order, the context values known when it was made, and one :class:`OpState` per op. Op arguments
+A :class:`Flow` is what a pipeline (or any other job format) compiles to: an id (random, or
+given: the node uses the job's address), the ops in order, the context values known when it
+was made, and one :class:`OpState` per op. Op arguments
 hold plain JSON values and symbolic references only (see :mod:`nosana_node.flow.refs`); they are
 resolved when the op starts, never stored resolved.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from nosana_node.errors import UserInputError
+from nosana_node.flow.results import OpResults, Reason
+
 
 class OpStatus(StrEnum):
-    """Life cycle of one op."""
+    """Life cycle of one op.
+
+    ``stopped`` and ``expired`` are final (the job was stopped, its deadline passed: it is
+    over); ``interrupted`` is not (the node was shut down: the op runs again on resume).
+    """
 
     PENDING = "pending"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     SKIPPED = "skipped"
+    STOPPED = "stopped"
+    EXPIRED = "expired"
     INTERRUPTED = "interrupted"
 
     @property
     def finished(self) -> bool:
-        """True for states that are never run again (succeeded, failed, skipped)."""
-        return self in (OpStatus.SUCCEEDED, OpStatus.FAILED, OpStatus.SKIPPED)
+        """True for states that are never run again."""
+        return self not in (OpStatus.PENDING, OpStatus.RUNNING, OpStatus.INTERRUPTED)
 
 
 class FlowStatus(StrEnum):
-    """Life cycle of a flow."""
+    """Life cycle of a flow; ``stopped``/``expired`` are final, ``interrupted`` resumable."""
 
     PENDING = "pending"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    STOPPED = "stopped"
+    EXPIRED = "expired"
     INTERRUPTED = "interrupted"
 
     @property
     def finished(self) -> bool:
-        """True when the flow ran to its end (succeeded or failed)."""
-        return self in (FlowStatus.SUCCEEDED, FlowStatus.FAILED)
+        """True when the flow is over (succeeded, failed, stopped or expired)."""
+        return self not in (FlowStatus.PENDING, FlowStatus.RUNNING, FlowStatus.INTERRUPTED)
 
 
 @dataclass
 class Op:
-    """One step of a flow: an op type (``docker/run`` …), its arguments and dependencies."""
+    """One step of a flow: an op type (``docker/run`` …), its arguments and dependencies.
+
+    ``group``: ops of one group start together once their ``depends_on`` are done; groups run
+    one after the other in order of first appearance; an op without a group is a group of its
+    own (so a flow without groups runs its ops one by one, in order).
+    """
 
     id: str
     type: str
     args: dict[str, Any]
     depends_on: list[str] = field(default_factory=list)
     allow_failure: bool = False
+    group: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -76,8 +95,9 @@ class OpState:
     started_at: float | None = None
     ended_at: float | None = None
     exit_code: int | None = None
-    results: dict[str, Any] = field(default_factory=dict)
+    results: OpResults = field(default_factory=OpResults)
     error: str | None = None
+    reason: Reason | None = None
     log: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -90,18 +110,44 @@ class OpState:
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form."""
         data = asdict(self)
-        data["status"] = str(self.status)
+        data.update(
+            status=str(self.status),
+            results=self.results.to_json(),
+            reason=str(self.reason) if self.reason else None,
+        )
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> OpState:
         """Inverse of :meth:`to_json`."""
-        return cls(**{**data, "status": OpStatus(data["status"])})
+        reason = data.get("reason")
+        return cls(
+            **{
+                **data,
+                "status": OpStatus(data["status"]),
+                "results": OpResults.from_json(data.get("results") or {}),
+                "reason": Reason(reason) if reason else None,
+            }
+        )
+
+
+#: A flow id names a directory and a container: letters, digits, ``_``, ``.``, ``-`` (a job's
+#: base58 address fits).
+FLOW_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
 def new_flow_id() -> str:
     """A short random id (12 hex digits)."""
     return secrets.token_hex(6)
+
+
+def check_flow_id(flow_id: str) -> str:
+    """``flow_id`` when it is a valid id; :class:`UserInputError` otherwise."""
+    if not isinstance(flow_id, str) or not FLOW_ID.match(flow_id):
+        raise UserInputError(
+            f"invalid flow id {flow_id!r}: 1-128 letters, digits, '_', '.', '-' (first a letter or digit)"
+        )
+    return flow_id
 
 
 @dataclass
@@ -117,9 +163,11 @@ class Flow:
     status: FlowStatus = FlowStatus.PENDING
     started_at: float | None = None
     ended_at: float | None = None
+    error: str | None = None
     states: dict[str, OpState] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        check_flow_id(self.id)
         for op in self.ops:
             self.states.setdefault(op.id, OpState(op_id=op.id))
 
@@ -148,6 +196,7 @@ class Flow:
             "status": str(self.status),
             "started_at": self.started_at,
             "ended_at": self.ended_at,
+            "error": self.error,
             "states": [self.states[op.id].to_json() for op in self.ops],
         }
 
@@ -164,6 +213,7 @@ class Flow:
             status=FlowStatus(data.get("status", "pending")),
             started_at=data.get("started_at"),
             ended_at=data.get("ended_at"),
+            error=data.get("error"),
         )
         for state in data.get("states", []):
             flow.states[state["op_id"]] = OpState.from_json(state)

@@ -10,7 +10,7 @@ Three forms, each a one-key JSON object so a flow stays plain JSON:
 :func:`resolve` replaces them in a copy of the arguments. A result or context value that is not
 known resolves to ``None`` (the op decides what that means); a secret that cannot be resolved
 raises :class:`~nosana_node.errors.SecretError`. Every secret value is registered with the
-process masker before it is returned.
+run's mask scope before it is returned (masked while the flow runs, forgotten after it).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from nosana_node.secrets.masking import process_masker
+from nosana_node.secrets.masking import MaskScope
 from nosana_node.secrets.refs import SecretRef, SecretResolver
 
 RESULT = "$result"
@@ -86,17 +86,19 @@ class Resolver:
         op_ids: set[str],
         context: Mapping[str, str],
         secrets: SecretResolver,
+        masker: MaskScope,
     ) -> None:
         self._results = results
         self._op_ids = op_ids
         self._context = context
         self._secrets = secrets
+        self._masker = masker
 
     def resolve(self, obj: Any) -> Any:
         """A copy of ``obj`` with every reference replaced by its value."""
         if SecretRef.is_json(obj):
             value = self._secrets.resolve(SecretRef.from_json(obj))
-            process_masker().add(value)
+            self._masker.add(value)
             return value
         if _is_result(obj):
             return self._result(obj[RESULT])

@@ -1,4 +1,5 @@
-"""The machine-readable result of a flow (``--json``): status, per-op outcome, artifacts, log excerpt."""
+"""The machine-readable result of a flow (``--json``): status, per-op outcome (with its failure
+reason), artifacts, timings, result values, log excerpt."""
 
 from __future__ import annotations
 
@@ -25,10 +26,7 @@ def flow_result(flow: Flow) -> dict[str, Any]:
     jobs = []
     for op in flow.ops:
         state = flow.states[op.id]
-        artifacts = {
-            name: {k: record.get(k) for k in ("digest", "size", "files", "bytes", "path")}
-            for name, record in state.results.get("artifacts", {}).items()
-        }
+        artifacts = {name: record.to_json() for name, record in state.results.artifacts.items()}
         jobs.append(
             {
                 "name": op.id,
@@ -41,8 +39,10 @@ def flow_result(flow: Flow) -> dict[str, Any]:
                 "ended_at": iso(state.ended_at),
                 "duration": _duration(state.started_at, state.ended_at),
                 "error": state.error,
+                "reason": str(state.reason) if state.reason else None,
                 "artifacts": artifacts,
-                "timings": state.results.get("timings", {}),
+                "timings": dict(state.results.timings),
+                "values": dict(state.results.values),
                 "log": {
                     "path": state.log.get("path"),
                     "bytes": state.log.get("kept"),
@@ -56,6 +56,7 @@ def flow_result(flow: Flow) -> dict[str, Any]:
         "flow_id": flow.id,
         "name": flow.name,
         "status": str(flow.status),
+        "error": flow.error,
         "source": flow.source,
         "started_at": iso(flow.started_at),
         "ended_at": iso(flow.ended_at),

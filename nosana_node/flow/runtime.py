@@ -1,96 +1,221 @@
-"""The flow runtime: runs a flow's ops in order, saving state after every change.
+"""The flow runtime: runs a flow's ops, several at once where the flow allows, saving state after
+every change.
 
 Rules:
-- an op already finished (succeeded, failed, skipped) is never run again, so running a flow
-  that was interrupted or whose runner crashed continues where it stopped; an op found
-  ``running`` (its runner died) or ``interrupted`` runs again as a new attempt;
+- order: groups run one after the other in order of first appearance (an op without a group is
+  a group of its own); the ops of a group start together, each once its ``depends_on`` are done.
+  A flow whose ops each depend on the one before (a pipeline) runs one op at a time, in order;
+- an op already finished (succeeded, failed, skipped, stopped, expired) is never run again, so
+  running a flow that was interrupted or whose runner crashed continues where it stopped; an op
+  found ``running`` (its runner died) or ``interrupted`` runs again as a new attempt;
 - an op's references are resolved just before it runs; a failure to resolve (a missing secret)
   fails that op before it does anything;
-- a failed op fails the flow unless it allows failure; after a failure, later ops are skipped,
-  as are ops whose dependencies did not succeed;
-- SIGINT / SIGTERM interrupt the current op (its cleanup runs), mark it and the flow
-  ``interrupted`` and propagate.
+- a failed op fails the flow unless it allows failure; after a failure no op starts (those
+  already running finish) and the rest are skipped, as are ops whose dependencies did not succeed;
+- cancellation (``env.cancel``: stopped, expired, interrupted) stops every running op at once
+  (each op type honours the token) and starts no other. The ops it stopped and the flow take the
+  reason as their status. ``stopped`` and ``expired`` are final: the ops that had not run are
+  skipped with that reason. ``interrupted`` is not: they stay pending and the flow can be resumed.
+  An op that succeeded before it noticed the cancellation keeps its success;
+- what an op leaves (results, error, log) is masked when it is recorded, with the run's secrets;
+- the runtime installs no signal handler and may run in any thread; each op runs in a worker
+  thread of its own. Reporter calls are serialised, and node messages masked.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from nosana_node.errors import NosanaError
-from nosana_node.flow import registry
+from nosana_node.flow.cancel import Cancelled, CancelReason
 from nosana_node.flow.context import OpContext, RunEnv
+from nosana_node.flow.events import Reporter
 from nosana_node.flow.logs import LogSink
 from nosana_node.flow.model import Flow, FlowStatus, Op, OpStatus
 from nosana_node.flow.refs import Resolver
-from nosana_node.flow.registry import OpOutcome
-from nosana_node.flow.signals import INTERRUPTS, terminate_as_interrupt
-from nosana_node.secrets.masking import process_masker
+from nosana_node.flow.registry import OpOutcome, OpRegistry
+from nosana_node.flow.results import OpResults, Reason
+from nosana_node.secrets.masking import MaskScope
+
+#: how long a run waits for its running ops after the thread running it was interrupted
+ABANDON_AFTER = 10.0
+
+
+class _GuardedReporter:
+    """Serialises a reporter's calls (ops report from several threads) and masks messages."""
+
+    def __init__(self, reporter: Reporter, masker: MaskScope) -> None:
+        self._reporter = reporter
+        self._masker = masker
+        self._lock = threading.Lock()
+
+    def flow_started(self, flow: Flow, resumed: bool) -> None:
+        with self._lock:
+            self._reporter.flow_started(flow, resumed)
+
+    def op_started(self, flow: Flow, op: Op) -> None:
+        with self._lock:
+            self._reporter.op_started(flow, op)
+
+    def op_output(self, op: Op, stream: str, text: str) -> None:
+        with self._lock:
+            self._reporter.op_output(op, stream, text)
+
+    def op_finished(self, flow: Flow, op: Op) -> None:
+        with self._lock:
+            self._reporter.op_finished(flow, op)
+
+    def flow_finished(self, flow: Flow) -> None:
+        with self._lock:
+            self._reporter.flow_finished(flow)
+
+    def message(self, text: str) -> None:
+        with self._lock:
+            self._reporter.message(self._masker.mask(text))
+
+
+def groups(flow: Flow) -> Iterator[list[Op]]:
+    """The flow's ops by group, groups in order of first appearance."""
+    by_group: dict[str, list[Op]] = {}
+    for op in flow.ops:
+        by_group.setdefault(op.group if op.group is not None else f"\0{op.id}", []).append(op)
+    yield from by_group.values()
+
+
+def failure_reason(exc: NosanaError) -> Reason:
+    """The failure kind an expected error stands for (``reason`` on the error class)."""
+    try:
+        return Reason(getattr(exc, "reason", Reason.ERROR))
+    except ValueError:
+        return Reason.ERROR
 
 
 class Runtime:
-    """Executes flows within one :class:`RunEnv`."""
+    """Executes flows with one set of op types within one :class:`RunEnv`."""
 
-    def __init__(self, env: RunEnv) -> None:
+    def __init__(self, env: RunEnv, ops: OpRegistry) -> None:
         self.env = env
+        self.ops = ops
+        self._reporter = _GuardedReporter(env.reporter, env.masker)
+        env.reporter = self._reporter
 
     def preflight(self, flow: Flow) -> None:
         """Let every op that will run prepare (images …) before anything runs."""
         for op in flow.ops:
             if not flow.states[op.id].status.finished:
-                registry.get(op.type).preflight(op, self.env)
+                self.env.cancel.check()
+                self.ops.get(op.type).preflight(op, self.env)
 
     def run(self, flow: Flow) -> Flow:
-        """Run (or continue) ``flow`` to its end; returns it with its final states."""
+        """Run (or continue) ``flow`` to its end, or until cancelled; returns it with its states."""
         env = self.env
         env.store.claim(flow.id, env.runner)
         resumed = flow.started_at is not None
-        with terminate_as_interrupt():
-            flow.status = FlowStatus.RUNNING
-            flow.started_at = flow.started_at or time.time()
-            flow.ended_at = None
-            try:
-                env.store.save_flow(flow)
-                env.reporter.flow_started(flow, resumed)
-                self._run_ops(flow)
-            except INTERRUPTS:
+        flow.status = FlowStatus.RUNNING
+        flow.started_at = flow.started_at or time.time()
+        flow.ended_at = None
+        flow.error = None
+        try:
+            env.store.save_flow(flow)
+            self._reporter.flow_started(flow, resumed)
+            self._run_ops(flow)
+        except BaseException:
+            if not flow.status.finished:
                 flow.status = FlowStatus.INTERRUPTED
-                raise
+                flow.error = env.cancel.describe() or "interrupted"
+            raise
+        finally:
+            if flow.status.finished:
+                flow.ended_at = time.time()
+            env.store.save_flow(flow)
+            try:
+                env.services.close()
             finally:
-                if flow.status.finished:
-                    flow.ended_at = time.time()
-                env.store.save_flow(flow)
-                try:
-                    env.services.close()
-                finally:
-                    env.store.release(flow.id, env.runner)
-                    env.reporter.flow_finished(flow)
+                env.store.release(flow.id, env.runner)
+                self._reporter.flow_finished(flow)
         return flow
 
+    # -- scheduling --------------------------------------------------------------------------------
+
     def _run_ops(self, flow: Flow) -> None:
-        failing = any(
+        self._failing = any(
             flow.states[op.id].status is OpStatus.FAILED and not op.allow_failure for op in flow.ops
         )
-        for op in flow.ops:
-            state = flow.states[op.id]
-            if state.status.finished:
-                continue
-            reason = self._blocked(flow, op, failing)
-            if reason:
-                state.status = OpStatus.SKIPPED
-                state.error = reason
-                self.env.store.save_op(flow, state)
-                self.env.reporter.op_finished(flow, op)
-                continue
-            self._run_op(flow, op)
-            if state.status is OpStatus.FAILED and not op.allow_failure:
-                failing = True
-        flow.status = FlowStatus.FAILED if failing else FlowStatus.SUCCEEDED
+        done: queue.Queue[str] = queue.Queue()
+        running: dict[str, threading.Thread] = {}
+        try:
+            for group in groups(flow):
+                self._run_group(flow, group, running, done)
+        except BaseException:  # the thread running the flow was interrupted: stop the ops too
+            self.env.cancel.cancel(CancelReason.INTERRUPTED, "the run was interrupted")
+            deadline = time.monotonic() + ABANDON_AFTER
+            for thread in running.values():
+                thread.join(max(0.0, deadline - time.monotonic()))
+            raise
+        cancel = self.env.cancel.reason
+        states = [flow.states[op.id] for op in flow.ops]
+        if cancel is not None and any(s.reason == cancel.value or not s.status.finished for s in states):
+            flow.status = FlowStatus(cancel.value)
+            flow.error = self.env.cancel.describe()
+        else:
+            flow.status = FlowStatus.FAILED if self._failing else FlowStatus.SUCCEEDED
+
+    def _run_group(
+        self, flow: Flow, ops: list[Op], running: dict[str, threading.Thread], done: queue.Queue[str]
+    ) -> None:
+        waiting = [op for op in ops if not flow.states[op.id].status.finished]
+        while waiting or running:
+            if not self.env.cancel.cancelled and not self._failing:
+                for op in list(waiting):
+                    if any(not flow.states[dep].status.finished for dep in op.depends_on):
+                        continue  # a dependency in this group has not finished yet
+                    waiting.remove(op)
+                    reason = self._blocked(flow, op)
+                    if reason is not None:
+                        self._skip(flow, op, Reason.DEPENDENCY, reason)
+                        continue
+                    thread = threading.Thread(
+                        target=self._run_op_thread, args=(flow, op, done), name=f"op-{op.id}", daemon=True
+                    )
+                    running[op.id] = thread
+                    thread.start()
+            if not running:
+                for op in waiting:
+                    self._not_run(flow, op)
+                return
+            finished = done.get()
+            running.pop(finished).join()
+            op = flow.op(finished)
+            if flow.states[finished].status is OpStatus.FAILED and not op.allow_failure:
+                self._failing = True
+
+    def _not_run(self, flow: Flow, op: Op) -> None:
+        """An op that will not start: skipped with why, or left pending when interrupted."""
+        cancel = self.env.cancel.reason
+        if cancel is CancelReason.INTERRUPTED:
+            return
+        if cancel is not None:
+            self._skip(flow, op, Reason(cancel.value), f"not run: the flow was {cancel}")
+        elif self._failing:
+            self._skip(flow, op, Reason.EARLIER_FAILURE, "not run: an earlier op failed")
+        else:
+            pending = [d for d in op.depends_on if not flow.states[d].status.finished]
+            self._skip(flow, op, Reason.DEPENDENCY, f"not run: dependency {pending[0]!r} never ran")
+
+    def _skip(self, flow: Flow, op: Op, reason: Reason, text: str) -> None:
+        state = flow.states[op.id]
+        state.status = OpStatus.SKIPPED
+        state.reason = reason
+        state.error = text
+        self.env.store.save_op(flow, state)
+        self._reporter.op_finished(flow, op)
 
     @staticmethod
-    def _blocked(flow: Flow, op: Op, failing: bool) -> str | None:
-        if failing:
-            return "not run: an earlier op failed"
+    def _blocked(flow: Flow, op: Op) -> str | None:
         for dep in op.depends_on:
             state = flow.states[dep]
             if state.status is OpStatus.SUCCEEDED:
@@ -100,13 +225,21 @@ class Runtime:
             return f"not run: dependency {dep!r} did not succeed"
         return None
 
+    # -- one op ----------------------------------------------------------------------------------------
+
     def _resolver(self, flow: Flow) -> Resolver:
         def results(op_id: str) -> dict[str, Any] | None:
             state = flow.states.get(op_id)
-            return state.results if state is not None else None
+            return state.results.to_json() if state is not None else None
 
         context = {**self.env.context, **flow.context}
-        return Resolver(results, set(flow.states), context, self.env.secrets)
+        return Resolver(results, set(flow.states), context, self.env.secrets, self.env.masker)
+
+    def _run_op_thread(self, flow: Flow, op: Op, done: queue.Queue[str]) -> None:
+        try:
+            self._run_op(flow, op)
+        finally:
+            done.put(op.id)
 
     def _run_op(self, flow: Flow, op: Op) -> None:
         env = self.env
@@ -114,39 +247,49 @@ class Runtime:
         state.status = OpStatus.RUNNING
         state.run_count += 1
         state.started_at = time.time()
-        state.ended_at = state.exit_code = state.error = None
-        state.results = {}
+        state.ended_at = state.exit_code = state.error = state.reason = None
+        state.results = OpResults()
         env.store.save_op(flow, state)
-        env.reporter.op_started(flow, op)
+        self._reporter.op_started(flow, op)
         log = LogSink(
             env.store.log_path(flow, op.id, state.run_count),
             env.settings.log_cap,
-            lambda stream, text: env.reporter.op_output(op, stream, text),
+            lambda stream, text: self._reporter.op_output(op, stream, text),
         )
         outcome: OpOutcome | None = None
         try:
-            op_type = registry.get(op.type)
+            env.cancel.check()
+            op_type = self.ops.get(op.type)
             args = self._resolver(flow).resolve(op.args)
             ctx = OpContext(env, flow, op, state, args, log, env.store.artifacts(flow.id))
             outcome = op_type.run(ctx)
+            if outcome.status is not OpStatus.SUCCEEDED:
+                env.cancel.check()  # it failed because it was cancelled: say so
+        except Cancelled as exc:
+            outcome = self._cancelled(exc.reason, str(exc))
         except NosanaError as exc:
-            outcome = OpOutcome.failed(str(exc))
-        except INTERRUPTS:
-            state.status = OpStatus.INTERRUPTED
-            state.error = "interrupted"
-            log.note("interrupted")
-            raise
+            outcome = OpOutcome.failed(failure_reason(exc), str(exc))
         except Exception as exc:  # a bug in an op type: record it, the flow fails cleanly
-            outcome = OpOutcome.failed(f"internal error in {op.type}: {type(exc).__name__}: {exc}")
+            outcome = OpOutcome.failed(
+                Reason.INTERNAL, f"internal error in {op.type}: {type(exc).__name__}: {exc}"
+            )
+        except BaseException:
+            outcome = self._cancelled(CancelReason.INTERRUPTED, "interrupted")
+            raise
         finally:
             if outcome is not None:
                 state.status = outcome.status
                 state.exit_code = outcome.exit_code
-                state.results = outcome.results
-                state.error = process_masker().mask(outcome.error) if outcome.error else None
+                state.results = OpResults.from_json(env.masker.mask_obj(outcome.results.to_json()))  # type: ignore[arg-type]
+                state.reason = outcome.reason
+                state.error = env.masker.mask(outcome.error) if outcome.error else None
                 if state.error:
                     log.note(f"error: {state.error}")
             state.ended_at = time.time()
             state.log = log.close()
             env.store.save_op(flow, state)
-            env.reporter.op_finished(flow, op)
+            self._reporter.op_finished(flow, op)
+
+    @staticmethod
+    def _cancelled(reason: CancelReason, text: str) -> OpOutcome:
+        return OpOutcome(OpStatus(reason.value), error=text, reason=Reason(reason.value))

@@ -1,75 +1,58 @@
-"""Termination signals during a run.
+"""Termination signals as one source of cancellation among others.
 
-SIGINT already raises :class:`KeyboardInterrupt`; :func:`terminate_as_interrupt` makes SIGTERM
-raise :class:`Interrupted` the same way, so the runtime can clean up (remove containers, record
-the interruption) on either. :func:`deferred` holds both signals back during a short critical
-section (removing a container) and re-raises afterwards.
+Within :class:`SignalCancel`, the first SIGINT or SIGTERM cancels a token as ``interrupted``
+(from a short-lived thread, so nothing slow runs inside the signal handler) and puts the
+previous handlers back: a second signal acts as it usually does (Ctrl-C raises
+``KeyboardInterrupt``, SIGTERM ends the process), for when a graceful stop takes too long.
+Handlers can only be installed in the main thread; elsewhere the block runs without them
+(whoever runs the main thread, e.g. the node loop, owns the signals).
 """
 
 from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from types import FrameType
+from typing import Self
+
+from nosana_node.flow.cancel import CancelReason, CancelToken
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-class Interrupted(BaseException):
-    """The process was asked to stop (SIGTERM); like KeyboardInterrupt, not an Exception."""
+class SignalCancel:
+    """Cancel ``token`` as interrupted on the first SIGINT/SIGTERM received within the block."""
 
-    def __init__(self, signum: int) -> None:
-        super().__init__(f"terminated by signal {signum}")
-        self.signum = signum
+    def __init__(self, token: CancelToken, signals: tuple[int, ...] = SIGNALS) -> None:
+        self.token = token
+        self.signals = signals
+        self.received: int | None = None
+        self._previous: dict[int, object] = {}
 
+    @property
+    def exit_code(self) -> int | None:
+        """Shell convention for the signal received: 128 + its number (None: none received)."""
+        return None if self.received is None else 128 + self.received
 
-INTERRUPTS = (KeyboardInterrupt, Interrupted)
+    def _handler(self, signum: int, frame: FrameType | None) -> None:
+        if self.received is None:
+            self.received = signum
+        self._restore()
+        detail = f"signal {signal.Signals(signum).name}"
+        threading.Thread(
+            target=self.token.cancel, args=(CancelReason.INTERRUPTED, detail), name="cancel", daemon=True
+        ).start()
 
+    def _restore(self) -> None:
+        previous, self._previous = self._previous, {}
+        for sig, handler in previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)  # type: ignore[arg-type]
 
-def exit_code(exc: BaseException) -> int:
-    """Shell convention: 128 + signal number."""
-    return 128 + (exc.signum if isinstance(exc, Interrupted) else signal.SIGINT)
+    def __enter__(self) -> Self:
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.signals:
+                self._previous[sig] = signal.signal(sig, self._handler)
+        return self
 
-
-def _main_thread() -> bool:
-    return threading.current_thread() is threading.main_thread()
-
-
-@contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
-    """Within the block, SIGTERM raises :class:`Interrupted` in the main thread."""
-    if not _main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise Interrupted(signum)
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextmanager
-def deferred() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back until the block ends, then raise the first one received."""
-    if not _main_thread():
-        yield
-        return
-    received: list[int] = []
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        received.append(signum)
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-    if received:
-        if received[0] == signal.SIGINT:
-            raise KeyboardInterrupt
-        raise Interrupted(received[0])
+    def __exit__(self, *exc: object) -> None:
+        self._restore()

@@ -6,13 +6,16 @@ op state change (WAL, one short transaction), so a node that dies continues wher
 
 Everything written passes through the process masker: a stored flow never holds a secret value.
 Each store has a random identity (``store_id``) that labels its containers, and each running flow
-names the runner process that owns it, so two runners never take the same flow.
+names the runner process that owns it, so two runners never take the same flow. One store may be
+used by several threads at once (the ops of a flow run concurrently): every statement runs under
+the store's lock.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -37,7 +40,8 @@ CREATE TABLE IF NOT EXISTS flows (
     ended_at REAL,
     source_key TEXT,
     runner TEXT,
-    plan TEXT NOT NULL
+    plan TEXT NOT NULL,
+    error TEXT
 );
 CREATE INDEX IF NOT EXISTS flows_created ON flows (created_at);
 CREATE TABLE IF NOT EXISTS op_states (
@@ -80,16 +84,25 @@ class FlowStore:
         self.home = home
         home.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.path = home / "state.db"
+        self._lock = threading.RLock()
         self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(flows)")}
+        if "error" not in columns:  # a store made before flows had an error
+            self._db.execute("ALTER TABLE flows ADD COLUMN error TEXT")
         self.store_id = self._store_id()
 
     def close(self) -> None:
         """Close the database."""
-        self._db.close()
+        with self._lock:
+            self._db.close()
+
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
 
     def _store_id(self) -> str:
         with self._tx(immediate=True):
@@ -101,17 +114,25 @@ class FlowStore:
             return value
 
     class _Tx:
-        def __init__(self, db: sqlite3.Connection, immediate: bool) -> None:
-            self.db, self.immediate = db, immediate
+        def __init__(self, store: FlowStore, immediate: bool) -> None:
+            self.store, self.immediate = store, immediate
 
         def __enter__(self) -> None:
-            self.db.execute("BEGIN IMMEDIATE" if self.immediate else "BEGIN")
+            self.store._lock.acquire()
+            try:
+                self.store._db.execute("BEGIN IMMEDIATE" if self.immediate else "BEGIN")
+            except BaseException:
+                self.store._lock.release()
+                raise
 
         def __exit__(self, exc_type: object, *_: object) -> None:
-            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+            try:
+                self.store._db.execute("ROLLBACK" if exc_type else "COMMIT")
+            finally:
+                self.store._lock.release()
 
     def _tx(self, immediate: bool = False) -> FlowStore._Tx:
-        return FlowStore._Tx(self._db, immediate)
+        return FlowStore._Tx(self, immediate)
 
     # files ---------------------------------------------------------------------------------
 
@@ -132,10 +153,16 @@ class FlowStore:
 
     # writes --------------------------------------------------------------------------------
 
+    def exists(self, flow_id: str) -> bool:
+        """True when a flow with exactly this id is stored."""
+        return bool(self._query("SELECT 1 FROM flows WHERE id=?", (flow_id,)))
+
     def create(self, flow: Flow, source_key: str | None = None) -> None:
-        """Insert a new flow with all its op states."""
+        """Insert a new flow with all its op states (:class:`UserInputError` if the id is taken)."""
         now = time.time()
-        with self._tx():
+        with self._tx(immediate=True):
+            if self._db.execute("SELECT 1 FROM flows WHERE id=?", (flow.id,)).fetchone():
+                raise UserInputError(f"a flow with id {flow.id} already exists in {self.path}")
             self._db.execute(
                 "INSERT INTO flows (id, name, created_at, updated_at, status, source_key, plan)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -163,9 +190,10 @@ class FlowStore:
             self._save_flow(flow)
 
     def _save_flow(self, flow: Flow) -> None:
+        error = process_masker().mask(flow.error) if flow.error else None
         self._db.execute(
-            "UPDATE flows SET status=?, started_at=?, ended_at=?, updated_at=? WHERE id=?",
-            (str(flow.status), flow.started_at, flow.ended_at, time.time(), flow.id),
+            "UPDATE flows SET status=?, started_at=?, ended_at=?, error=?, updated_at=? WHERE id=?",
+            (str(flow.status), flow.started_at, flow.ended_at, error, time.time(), flow.id),
         )
 
     def save_op(self, flow: Flow, state: OpState) -> None:
@@ -197,10 +225,10 @@ class FlowStore:
 
     def resolve_id(self, text: str) -> str:
         """A full flow id from an id or a unique prefix of one."""
-        rows = self._db.execute(
+        rows = self._query(
             "SELECT id FROM flows WHERE id LIKE ? ESCAPE '\\' LIMIT 3",
             (text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",),
-        ).fetchall()
+        )
         if not rows:
             raise UserInputError(f"no flow {text!r} in {self.path} (see `nosana-node flow list`)")
         if len(rows) > 1 and not any(r[0] == text for r in rows):
@@ -209,41 +237,38 @@ class FlowStore:
 
     def load(self, flow_id: str) -> Flow:
         """The flow with its states; ``flow_id`` may be a unique prefix."""
-        flow_id = self.resolve_id(flow_id)
-        row = self._db.execute(
-            "SELECT plan, status, started_at, ended_at FROM flows WHERE id=?", (flow_id,)
-        ).fetchone()
-        plan = json.loads(row[0])
-        plan.update(status=row[1], started_at=row[2], ended_at=row[3])
-        plan["states"] = [
-            json.loads(doc)
-            for (doc,) in self._db.execute(
-                "SELECT doc FROM op_states WHERE flow_id=? ORDER BY idx", (flow_id,)
+        with self._lock:
+            flow_id = self.resolve_id(flow_id)
+            (row,) = self._query(
+                "SELECT plan, status, started_at, ended_at, error FROM flows WHERE id=?", (flow_id,)
             )
-        ]
+            docs = self._query("SELECT doc FROM op_states WHERE flow_id=? ORDER BY idx", (flow_id,))
+        plan = json.loads(row[0])
+        plan.update(status=row[1], started_at=row[2], ended_at=row[3], error=row[4])
+        plan["states"] = [json.loads(doc) for (doc,) in docs]
         return Flow.from_json(plan)
 
     def runner_of(self, flow_id: str) -> RunnerIdentity | None:
         """The runner that owns the flow now, if any."""
-        row = self._db.execute("SELECT runner FROM flows WHERE id=?", (flow_id,)).fetchone()
-        return RunnerIdentity.parse(row[0]) if row and row[0] else None
+        rows = self._query("SELECT runner FROM flows WHERE id=?", (flow_id,))
+        return RunnerIdentity.parse(rows[0][0]) if rows and rows[0][0] else None
 
     def list(self, limit: int = 50) -> list[FlowSummary]:
         """The most recent flows, newest first."""
-        rows = self._db.execute(
+        rows = self._query(
             "SELECT id, name, status, created_at, started_at, ended_at, runner FROM flows"
             " ORDER BY created_at DESC LIMIT ?",
             (limit,),
-        ).fetchall()
+        )
         return [FlowSummary(*row) for row in rows]
 
     def find_resumable(self, source_key: str) -> str | None:
         """The newest unfinished flow made from ``source_key`` whose runner is gone, if any."""
-        rows = self._db.execute(
+        rows = self._query(
             "SELECT id, runner FROM flows WHERE source_key=? AND status IN (?, ?, ?)"
             " ORDER BY created_at DESC",
             (source_key, str(FlowStatus.PENDING), str(FlowStatus.RUNNING), str(FlowStatus.INTERRUPTED)),
-        ).fetchall()
+        )
         for flow_id, runner in rows:
             owner = RunnerIdentity.parse(runner) if runner else None
             if owner is None or owner.alive() is False:

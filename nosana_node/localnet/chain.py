@@ -284,14 +284,19 @@ class LocalChain:
             events = self._tick()
         self._emit(events)
 
-    def advance_slot(self) -> int:
-        """Start a new slot now (tests; also before a final flush); returns it."""
+    def advance_slot(self, count: int = 1) -> int:
+        """Start a new slot now, ``count`` slots on (tests: expire blockhashes without
+        waiting; also before a final flush); returns the new slot."""
         with self._lock:
-            self.clock.force()
+            self.clock.force(count)
             events = self._tick()
             slot = self._slot
         self._emit(events)
         return slot
+
+    def skip_slots(self, count: int) -> None:
+        """Advance the slot by ``count`` at once (the name tests of the chain client use)."""
+        self.advance_slot(count)
 
     def now(self) -> int:
         """The chain's unix time (Clock sysvar)."""

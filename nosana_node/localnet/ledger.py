@@ -8,6 +8,8 @@ Layout of a ledger directory::
     keys/           keypairs of the admin, the faucet and the test wallets (Solana CLI JSON,
                     mode 600, directory mode 700)
     lock            held (flock) by the process serving the ledger
+    endpoint.json   while `localnet start` serves it: its RPC and PubSub URLs and pid (how
+                    clients configured with :network localnet find it)
 
 Rules:
 

@@ -2,9 +2,17 @@
 
 Each job becomes one ``docker/run`` op that depends on the one before it. Values that are only
 known when a job starts stay symbolic: secrets (``{"$secret": …}``), artifacts of earlier jobs
-(``{"$result": [job, "artifacts", name]}``) and context variables (``{"$context": …}``). With a
-workspace, a ``checkout/local`` op comes first and every job gets its ``checkout`` resource.
-Every op's arguments are checked by its op type before the flow is returned.
+(``{"$result": [job, "artifacts", name]}``) and context variables (``{"$context": …}``).
+
+The built-in ``checkout`` artifact comes first when there is something to check out: a
+workspace (``checkout/local``) or, without one, the pipeline's top-level ``trigger: {repo,
+commit-sha}`` (``checkout/git``, as the original node's local runs did; the trigger also gives
+``NOS_REPOSITORY`` and ``NOS_COMMIT_SHA`` unless the context sets them). Every job gets it at
+its work dir, and where a job names it as a resource, at that path too.
+
+A resource no earlier job makes (validation warned about it) compiles to a missing artifact:
+the job fails when it starts, or skips it when the resource is ``required: false``. The runner
+checks every op's arguments against its op type before the flow runs.
 """
 
 from __future__ import annotations
@@ -14,13 +22,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from nosana_node.errors import NosanaError
-from nosana_node.flow import registry
 from nosana_node.flow.model import Flow, Op, new_flow_id
 from nosana_node.flow.refs import context_ref, result_ref
 from nosana_node.pipeline.schema import (
     DEFAULT_IMAGE,
     DEFAULT_WORK_DIR,
+    Artifact,
     Job,
     Pipeline,
     PullSecrets,
@@ -49,7 +56,7 @@ def _pull_auth(secrets: PullSecrets | None) -> dict[str, Any] | None:
     if secrets is None:
         return None
     return {
-        "server": secrets.url,
+        "server": secrets.url,  # None: the engine's default registry
         "username": _env_value(secrets.username),
         "password": secrets.password.ref().to_json(),
     }
@@ -69,6 +76,28 @@ def source_key(text: str, workspace: Path | None, context: dict[str, str]) -> st
     return hashlib.sha256(material.encode()).hexdigest()
 
 
+def _checkout(pipeline: Pipeline, workspace: Path | None, taken: set[str]) -> Op | None:
+    """The op making the ``checkout`` artifact, if there is anything to check out."""
+    op_id = _unique(CHECKOUT, taken)
+    if workspace is not None:
+        return Op(id=op_id, type="checkout/local", args={"path": str(workspace.resolve())})
+    if pipeline.trigger is not None:
+        args = {"repo": pipeline.trigger.repo, "commit": pipeline.trigger.commit_sha}
+        return Op(id=op_id, type="checkout/git", args=args)
+    return None
+
+
+def _artifact(artifact: Artifact) -> dict[str, Any]:
+    if len(artifact.paths) == 1:
+        return {"name": artifact.name, "path": artifact.paths[0], "required": artifact.required}
+    return {
+        "name": artifact.name,
+        "path": artifact.paths[0],
+        "paths": list(artifact.paths),
+        "required": artifact.required,
+    }
+
+
 def compile_pipeline(
     pipeline: Pipeline,
     *,
@@ -76,34 +105,38 @@ def compile_pipeline(
     source: dict[str, Any] | None = None,
     workspace: Path | None = None,
     context: dict[str, str] | None = None,
+    flow_id: str | None = None,
 ) -> Flow:
-    """The flow for ``pipeline``; ``workspace`` seeds the ``checkout`` resource of every job."""
+    """The flow for ``pipeline`` (id ``flow_id``, else a random one); ``workspace`` (else the
+    top-level trigger) is the checkout."""
     ops: list[Op] = []
-    shared_resources: list[dict[str, Any]] = []
     taken = {job.name for job in pipeline.jobs}
-    if workspace is not None:
-        checkout_id = _unique(CHECKOUT, taken)
-        taken.add(checkout_id)
-        ops.append(Op(id=checkout_id, type="checkout/local", args={"path": str(workspace.resolve())}))
+    producers: dict[str, str] = {}  # artifact -> op that made it last, so far
+    shared_resources: list[dict[str, Any]] = []
+    checkout = _checkout(pipeline, workspace, taken)
+    if checkout is not None:
+        ops.append(checkout)
+        producers[CHECKOUT] = checkout.id
         shared_resources.append(
             {
                 "name": CHECKOUT,
                 "path": ".",
                 "required": True,
-                "artifact": result_ref(checkout_id, "artifacts", CHECKOUT),
+                "artifact": result_ref(checkout.id, "artifacts", CHECKOUT),
             }
         )
 
-    producers: dict[str, str] = {}
     for job in pipeline.jobs:
         resources = list(shared_resources)
         for resource in job.resources:
+            producer = producers.get(resource.name)
+            required = resource.required and not (resource.name == CHECKOUT and producer is None)
             resources.append(
                 {
                     "name": resource.name,
                     "path": resource.path,
-                    "required": resource.required,
-                    "artifact": result_ref(producers[resource.name], "artifacts", resource.name),
+                    "required": required,
+                    "artifact": result_ref(producer, "artifacts", resource.name) if producer else None,
                 }
             )
         args = {
@@ -117,7 +150,7 @@ def compile_pipeline(
             "work_dir": job.work_dir or DEFAULT_WORK_DIR,
             "env": _environment(pipeline, job),
             "resources": resources,
-            "artifacts": [{"name": a.name, "path": a.path, "required": a.required} for a in job.artifacts],
+            "artifacts": [_artifact(a) for a in job.artifacts],
             "pull_auth": _pull_auth(job.image_pull_secrets or pipeline.global_.image_pull_secrets),
         }
         allow_failure = job.allow_failure if job.allow_failure is not None else pipeline.global_.allow_failure
@@ -128,8 +161,15 @@ def compile_pipeline(
         for artifact in job.artifacts:
             producers[artifact.name] = job.name
 
-    for op in ops:
-        problems = registry.get(op.type).validate(op.args)
-        if problems:
-            raise NosanaError(f"op {op.id!r} ({op.type}) does not compile: {'; '.join(problems)}")
-    return Flow(id=new_flow_id(), name=name, ops=ops, context=dict(context or {}), source=dict(source or {}))
+    flow_context = dict(context or {})
+    if pipeline.trigger is not None and workspace is None:
+        flow_context.setdefault("NOS_REPOSITORY", pipeline.trigger.repo)
+        if pipeline.trigger.commit_sha:
+            flow_context.setdefault("NOS_COMMIT_SHA", pipeline.trigger.commit_sha)
+    return Flow(
+        id=flow_id or new_flow_id(),
+        name=name,
+        ops=ops,
+        context=flow_context,
+        source=dict(source or {}),
+    )

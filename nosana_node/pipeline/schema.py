@@ -1,12 +1,22 @@
-"""The Nosana pipeline format (spec §1) as strict pydantic models: unknown keys are errors.
+"""The Nosana pipeline format (spec §1) in its canonical form, as strict pydantic models.
 
-Environment values are strings (numbers and booleans are written as strings) or secret
-references ``{type: nos/vault, value: path#key}``; a registry password must be a reference.
+:mod:`~nosana_node.pipeline.normalize` turns what people write into this form first (aliases,
+shorthands, keys the original node ignored); these models then check types and values. Rules:
+
+- environment values are strings (numbers and booleans are written as strings) or secret
+  references ``{type: nos/vault, value: path#key}`` / ``{type: nosana/secret, endpoint, value}``;
+  a registry password must be a reference;
+- artifact and resource paths are relative to the job's work dir: no ``..`` component, and no
+  pseudo-filesystem (``/proc``, ``/sys``, ``/dev``); an absolute path elsewhere is accepted with
+  a warning (the original node gave it its container meaning);
+- image references follow the engine's grammar (``[host[:port]/]name[:tag][@digest]``).
+
 Union members are tagged with names starting with ``~`` so error paths can drop them.
 """
 
 from __future__ import annotations
 
+import posixpath
 import re
 from typing import Annotated, Any, Literal
 
@@ -20,11 +30,15 @@ from pydantic import (
     Tag,
 )
 
+from nosana_node.docker.reference import check_reference
 from nosana_node.secrets.refs import SecretRef
 
 DEFAULT_IMAGE = "ubuntu:latest"
 DEFAULT_WORK_DIR = "/root/project"
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+VAULT = "nos/vault"
+NOSANA_SECRET = "nosana/secret"
+PSEUDO_FILESYSTEMS = ("/proc", "/sys", "/dev")
 
 
 def _non_empty(value: str) -> str:
@@ -42,6 +56,30 @@ def _env_name(value: str) -> str:
 def _absolute(value: str) -> str:
     if not value.startswith("/"):
         raise ValueError(f"must be an absolute path, got {value!r}")
+    if ".." in value.split("/"):
+        raise ValueError(f"must not contain '..', got {value!r}")
+    return value
+
+
+def job_path(value: str) -> str:
+    """A path an artifact or resource names: inside the container, never climbing out of the
+    work dir with ``..``, never a pseudo-filesystem."""
+    if "\\" in value:
+        raise ValueError(f"must use '/' as separator, got {value!r}")
+    if ".." in value.split("/"):
+        raise ValueError(f"must not contain '..' (paths are relative to the work dir), got {value!r}")
+    clean = posixpath.normpath(value)
+    if any(clean == p or clean.startswith(p + "/") for p in PSEUDO_FILESYSTEMS):
+        raise ValueError(
+            f"must not name a pseudo-filesystem ({', '.join(PSEUDO_FILESYSTEMS)}), got {value!r}"
+        )
+    return value
+
+
+def _image(value: str) -> str:
+    problem = check_reference(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
@@ -73,6 +111,8 @@ def _kind(value: Any) -> str:
 Text = Annotated[str, AfterValidator(_non_empty)]
 EnvName = Annotated[str, AfterValidator(_env_name)]
 AbsPath = Annotated[str, AfterValidator(_absolute)]
+JobPath = Annotated[str, AfterValidator(_non_empty), AfterValidator(job_path)]
+Image = Annotated[str, AfterValidator(_non_empty), AfterValidator(_image)]
 
 
 class Model(BaseModel):
@@ -82,13 +122,16 @@ class Model(BaseModel):
 
 
 class SecretValue(Model):
-    """``{type: nos/vault, value: path#key}``."""
+    """``{type: nos/vault, value: path#key}`` or ``{type: nosana/secret, endpoint, value}``."""
 
-    type: Literal["nos/vault"]
+    type: Literal["nos/vault", "nosana/secret"]
     value: Text
+    endpoint: Text | None = None
 
     def ref(self) -> SecretRef:
-        """The :class:`SecretRef` this names."""
+        """The :class:`SecretRef` this names: a vault path (and key), or a nosana/secret name."""
+        if self.type == NOSANA_SECRET:
+            return SecretRef(path=self.value.strip(), endpoint=self.endpoint or "")
         return SecretRef.parse(self.value)
 
 
@@ -114,25 +157,25 @@ Command = Annotated[
 
 
 class Artifact(Model):
-    """A path (or glob) taken out of the job's container after it succeeds."""
+    """Paths (globs allowed) taken out of the job's container after it succeeds, as one archive."""
 
     name: Text
-    path: Text
+    paths: Annotated[list[JobPath], Field(min_length=1)]
     required: bool = True
 
 
 class Resource(Model):
-    """An earlier job's artifact placed before the job starts."""
+    """An earlier job's artifact (or the built-in ``checkout``) placed before the job starts."""
 
     name: Text
-    path: Text = "."
+    path: JobPath = "."
     required: bool = True
 
 
 class PullSecrets(Model):
-    """Registry credentials for pulling a private image."""
+    """Registry credentials for pulling a private image (``url`` absent: the default registry)."""
 
-    url: Text
+    url: Text | None = None
     username: Annotated[
         Annotated[Text, Tag("~text")] | Annotated[SecretValue, Tag("~object")], Discriminator(_kind)
     ]
@@ -153,17 +196,24 @@ class PullRequestTrigger(Model):
 
 
 class Trigger(Model):
-    """When the pipeline runs (informational for the node)."""
+    """When the pipeline (or a job) runs: informational for a local run, every job runs."""
 
-    branch: Text | list[Text] | None = None
+    branch: list[Text] | None = None
     push: PushTrigger | None = None
     pull_request: PullRequestTrigger | None = None
+
+
+class Checkout(Model):
+    """Top-level ``trigger: {repo, commit-sha}``: the repository a local run checks out."""
+
+    repo: Text
+    commit_sha: Text | None = Field(default=None, alias="commit-sha")
 
 
 class Global(Model):
     """Defaults for every job."""
 
-    image: Text | None = None
+    image: Image | None = None
     trigger: Trigger | None = None
     environment: dict[EnvName, EnvValue] = {}
     secrets: list[EnvName] = []
@@ -175,22 +225,24 @@ class Job(Model):
     """One job: one container, its commands, what it takes and what it leaves."""
 
     name: Text
-    image: Text | None = None
+    image: Image | None = None
     environment: dict[EnvName, EnvValue] = {}
     secrets: list[EnvName] = []
     work_dir: AbsPath | None = None
     allow_failure: bool | None = None
     image_pull_secrets: PullSecrets | None = None
+    trigger: Trigger | None = None
     commands: Annotated[list[Command], Field(min_length=1)]
     artifacts: list[Artifact] = []
     resources: list[Resource] = []
 
 
 class Meta(Model):
-    """``nosana:`` metadata."""
+    """``nosana:`` metadata (informational for a local run)."""
 
     description: str | None = None
     storage: str | None = None
+    backend: str | None = None
     wallet: str | None = None
     market: str | None = None
 
@@ -199,5 +251,6 @@ class Pipeline(Model):
     """A whole pipeline file."""
 
     nosana: Meta | None = None
+    trigger: Checkout | None = None
     global_: Global = Field(alias="global")
     jobs: Annotated[list[Job], Field(min_length=1)]

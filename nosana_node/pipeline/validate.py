@@ -1,11 +1,16 @@
-"""Validation of a loaded pipeline: schema errors and cross-job rules, as positioned problems.
+"""Validation of a loaded pipeline: shape, values and rules across jobs, as positioned problems.
 
-Every problem is reported at once, in file order, as ``file:line:col: key.path: message``; an
-unknown key or value gets the nearest valid one suggested.
+The data is first brought to its canonical form (:mod:`~nosana_node.pipeline.normalize`,
+which warns about what the original node ignored), then checked by the schema, and the rules
+across jobs (duplicate names, resources and the artifacts that feed them, paths outside the
+work dir) run on the canonical data whatever shape errors exist elsewhere: every problem is
+reported at once, in file order, as ``file:line:col: key.path: message``, with the nearest
+valid key or value suggested.
 """
 
 from __future__ import annotations
 
+import posixpath
 import types
 import typing
 from typing import Any
@@ -13,8 +18,11 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from nosana_node.pipeline.loader import Document, render_path
-from nosana_node.pipeline.problems import Problem, ProblemList, suggest
-from nosana_node.pipeline.schema import Pipeline
+from nosana_node.pipeline.normalize import normalize
+from nosana_node.pipeline.problems import Problem, ProblemList, in_order, suggest
+from nosana_node.pipeline.schema import DEFAULT_WORK_DIR, Pipeline, job_path
+
+CHECKOUT = "checkout"  # the built-in artifact: the workspace or repository checkout
 
 EXPECTED = {
     "string_type": "a string",
@@ -130,51 +138,111 @@ def _problem(doc: Document, error: dict[str, Any]) -> Problem:
     return Problem(doc.file, doc.mark(loc, key=on_key), render_path(loc), message)
 
 
-def _cross_checks(doc: Document, pipeline: Pipeline) -> list[Problem]:
-    problems = []
-    producers: dict[str, str] = {}  # artifact name -> job that made it last
-    all_artifacts: dict[str, str] = {
-        job_art.name: job.name for job in pipeline.jobs for job_art in job.artifacts
-    }
-    seen_names: set[str] = set()
-    for i, job in enumerate(pipeline.jobs):
-        if job.name in seen_names:
-            path = ("jobs", i, "name")
-            problems.append(
-                Problem(doc.file, doc.mark(path), render_path(path), f"duplicate job name {job.name!r}")
-            )
-        seen_names.add(job.name)
-        for j, resource in enumerate(job.resources):
-            if resource.name in producers:
-                continue
-            path = ("jobs", i, "resources", j, "name")
-            later = all_artifacts.get(resource.name)
-            if later is not None:
-                message = f"artifact {resource.name!r} is made by job {later!r}, which runs later"
-            else:
-                message = (
-                    f"no earlier job makes an artifact {resource.name!r}{suggest(resource.name, producers)}"
-                )
-            problems.append(Problem(doc.file, doc.mark(path), render_path(path), message))
-        names: set[str] = set()
-        for j, artifact in enumerate(job.artifacts):
-            if artifact.name in names:
-                path = ("jobs", i, "artifacts", j, "name")
-                problems.append(
-                    Problem(
-                        doc.file,
-                        doc.mark(path),
-                        render_path(path),
-                        f"duplicate artifact name {artifact.name!r}",
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _items(value: Any) -> list[tuple[int, dict[str, Any]]]:
+    return (
+        [(i, item) for i, item in enumerate(value) if isinstance(item, dict)]
+        if isinstance(value, list)
+        else []
+    )
+
+
+class _Checks:
+    """Rules across jobs, on the canonical data: they run whatever shape errors exist elsewhere."""
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.problems: list[Problem] = []
+
+    def add(self, path: tuple[str | int, ...], message: str, warning: bool = False) -> None:
+        self.problems.append(Problem(self.doc.file, self.doc.mark(path), render_path(path), message, warning))
+
+    def run(self, data: dict[str, Any]) -> list[Problem]:
+        jobs = _items(data.get("jobs"))
+        made_by: dict[str, str] = {}  # artifact -> the first job making it
+        for i, job in jobs:
+            for _, artifact in _items(job.get("artifacts")):
+                if (name := _text(artifact.get("name"))) is not None:
+                    made_by.setdefault(name, _text(job.get("name")) or f"#{i + 1}")
+        producers: set[str] = {CHECKOUT}
+        seen_names: set[str] = set()
+        for i, job in jobs:
+            name = _text(job.get("name"))
+            label = name or f"#{i + 1}"
+            if name is not None:
+                if name in seen_names:
+                    self.add(("jobs", i, "name"), f"duplicate job name {name!r}")
+                seen_names.add(name)
+            work_dir = job.get("work_dir")
+            if not isinstance(work_dir, str) or not work_dir.startswith("/") or ".." in work_dir.split("/"):
+                work_dir = DEFAULT_WORK_DIR
+            for j, resource in _items(job.get("resources")):
+                self._path(("jobs", i, "resources", j, "path"), resource.get("path"), work_dir)
+                self._resource(("jobs", i, "resources", j), resource, label, producers, made_by)
+            names: set[str] = set()
+            for j, artifact in _items(job.get("artifacts")):
+                paths = artifact.get("paths")
+                for k, path in enumerate(paths if isinstance(paths, list) else []):
+                    self._path(("jobs", i, "artifacts", j, "paths", k), path, work_dir)
+                artifact_name = _text(artifact.get("name"))
+                if artifact_name is None:
+                    continue
+                if artifact_name in names:
+                    self.add(
+                        ("jobs", i, "artifacts", j, "name"), f"duplicate artifact name {artifact_name!r}"
                     )
-                )
-            names.add(artifact.name)
-            producers[artifact.name] = job.name
-    return problems
+                names.add(artifact_name)
+            producers |= names
+        return self.problems
+
+    def _resource(
+        self,
+        path: tuple[str | int, ...],
+        resource: dict[str, Any],
+        job: str,
+        producers: set[str],
+        made_by: dict[str, str],
+    ) -> None:
+        name = _text(resource.get("name"))
+        if name is None or name in producers:
+            return
+        optional = resource.get("required") is False
+        if name in made_by:
+            when = "this job" if made_by[name] == job else f"job {made_by[name]!r}, which runs later"
+            message = f"artifact {name!r} is made by {when}"
+            self.add(
+                (*path, "name"), f"{message}; skipped (required: false)" if optional else message, optional
+            )
+            return
+        near = suggest(name, producers)
+        if optional:
+            self.add(
+                (*path, "name"), f"no job makes an artifact {name!r}{near}; skipped (required: false)", True
+            )
+        else:
+            message = f"no job makes an artifact {name!r}{near}; the job will fail when it starts"
+            self.add((*path, "name"), message, True)
+
+    def _path(self, path: tuple[str | int, ...], value: Any, work_dir: str) -> None:
+        if not isinstance(value, str) or not value.startswith("/"):
+            return
+        try:
+            job_path(value)
+        except ValueError:
+            return  # the schema refuses it
+        clean = posixpath.normpath(value)
+        root = posixpath.normpath(work_dir)
+        if clean == root or clean.startswith(root.rstrip("/") + "/"):
+            return
+        self.add(path, f"{value!r} is outside the work dir {root}; it names that path in the container", True)
 
 
-def validate(doc: Document) -> Pipeline:
-    """The validated pipeline, or :class:`ProblemList` with every problem found."""
+def validate(doc: Document, strict: bool = False) -> Pipeline:
+    """The validated pipeline (its warnings in ``doc.warnings``), or :class:`ProblemList` with
+    every error and warning found. ``strict`` makes every warning an error."""
     if not isinstance(doc.data, dict):
         raise ProblemList(
             [
@@ -186,11 +254,18 @@ def validate(doc: Document) -> Pipeline:
                 )
             ]
         )
+    data, warnings, errors = normalize(doc)
+    pipeline: Pipeline | None = None
     try:
-        pipeline = Pipeline.model_validate(doc.data)
+        pipeline = Pipeline.model_validate(data)
     except ValidationError as exc:
-        raise ProblemList(_problem(doc, e) for e in exc.errors(include_url=False)) from None
-    problems = _cross_checks(doc, pipeline)
-    if problems:
-        raise ProblemList(problems)
+        errors.extend(_problem(doc, e) for e in exc.errors(include_url=False))
+    for problem in _Checks(doc).run(data):
+        (warnings if problem.warning else errors).append(problem)
+    if strict:
+        errors.extend(w.as_error() for w in warnings)
+        warnings = []
+    if errors or pipeline is None:
+        raise ProblemList([*errors, *warnings])
+    doc.warnings = in_order(warnings)
     return pipeline

@@ -123,35 +123,68 @@ def compile_forms(forms: Iterable[str]) -> re.Pattern[str]:
 
 
 class Masker:
-    """A thread-safe set of secret values and the replacement of their forms in text."""
+    """A thread-safe set of secret values and the replacement of their forms in text.
+
+    Values are global (:meth:`add`: the vault token, the keypair — kept for the life of the
+    process) or scoped (:meth:`scope`: the secrets of one flow, forgotten when its scope
+    closes, so a node that runs for months does not grow). :meth:`mask` hides both: global
+    values and those of every open scope.
+    """
 
     def __init__(self, values: Iterable[str] = ()) -> None:
         self._lock = threading.Lock()
         self._forms: set[str] = set()
+        self._scopes: dict[int, set[str]] = {}
+        self._next_scope = 0
         self._pattern: re.Pattern[str] | None = None
-        self._stale = False  # forms were added since the pattern was compiled
+        self._stale = False  # forms changed since the pattern was compiled
         self.longest = 0
         for value in values:
             self.add(value)
 
     def add(self, value: str) -> None:
-        """Register a secret value; later calls to :meth:`mask` hide it."""
+        """Register a global secret value; later calls to :meth:`mask` hide it."""
+        self._add(self._forms, value)
+
+    def _add(self, target: set[str], value: str) -> None:
         if not isinstance(value, str):
             value = str(value)
         forms = variants(value)
         with self._lock:
-            new = forms - self._forms
+            new = forms - target
             if not new:
                 return
-            self._forms |= new
+            target |= new
             self.longest = max(self.longest, *(len(f) for f in new))
             self._stale = True  # compiled on next use: adding many values stays linear
 
+    def scope(self, name: str = "") -> MaskScope:
+        """A new scope: values added to it are masked until it is closed."""
+        with self._lock:
+            key = self._next_scope
+            self._next_scope += 1
+            self._scopes[key] = set()
+        return MaskScope(self, key, name)
+
+    def _close_scope(self, key: int) -> None:
+        with self._lock:
+            if self._scopes.pop(key, None):
+                self._stale = True
+
+    def _all_forms(self) -> set[str]:
+        return self._forms.union(*self._scopes.values())
+
+    @property
+    def open_scopes(self) -> int:
+        """How many scopes are open."""
+        return len(self._scopes)
+
     def __bool__(self) -> bool:
-        return bool(self._forms)
+        return bool(self._forms) or any(self._scopes.values())
 
     def __len__(self) -> int:
-        return len(self._forms)
+        with self._lock:
+            return len(self._all_forms())
 
     @property
     def pattern(self) -> re.Pattern[str] | None:
@@ -159,7 +192,9 @@ class Masker:
         if self._stale:
             with self._lock:
                 if self._stale:
-                    self._pattern = compile_forms(self._forms)
+                    forms = self._all_forms()
+                    self._pattern = compile_forms(forms) if forms else None
+                    self.longest = max((len(f) for f in forms), default=0)
                     self._stale = False
         return self._pattern
 
@@ -181,6 +216,47 @@ class Masker:
     def stream(self) -> StreamMasker:
         """A masker for one chunked stream (one per stdout/stderr of a container)."""
         return StreamMasker(self)
+
+
+class MaskScope:
+    """The secret values of one flow (or job): masked everywhere while open, dropped on close."""
+
+    def __init__(self, masker: Masker, key: int, name: str) -> None:
+        self.masker = masker
+        self.name = name
+        self._key = key
+        self._closed = False
+
+    def add(self, value: str) -> None:
+        """Register a secret value of this scope."""
+        if self._closed:
+            raise RuntimeError(f"mask scope {self.name!r} is closed")
+        with self.masker._lock:
+            target = self.masker._scopes[self._key]
+        self.masker._add(target, value)
+
+    def __len__(self) -> int:
+        return len(self.masker._scopes.get(self._key, ()))
+
+    def mask(self, text: str) -> str:
+        """Mask ``text`` (global values and those of every open scope)."""
+        return self.masker.mask(text)
+
+    def mask_obj(self, obj: object) -> object:
+        """Mask every string inside a JSON-like structure."""
+        return self.masker.mask_obj(obj)
+
+    def close(self) -> None:
+        """Forget this scope's values."""
+        if not self._closed:
+            self._closed = True
+            self.masker._close_scope(self._key)
+
+    def __enter__(self) -> MaskScope:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class StreamMasker:
@@ -259,13 +335,5 @@ _process_masker = Masker()
 
 
 def process_masker() -> Masker:
-    """The masker shared by the whole process: every resolved secret is registered here."""
+    """The masker shared by the whole process: global values, and a scope per running flow."""
     return _process_masker
-
-
-def install_log_masking(logger: logging.Logger | None = None) -> None:
-    """Mask every record reaching the handlers of ``logger`` (the root logger by default)."""
-    target = logger or logging.getLogger()
-    for handler in target.handlers:
-        if not any(isinstance(f, MaskingFilter) for f in handler.filters):
-            handler.addFilter(MaskingFilter(_process_masker))

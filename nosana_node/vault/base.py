@@ -2,9 +2,13 @@
 
 A backend implements the ``_fetch``/``_store``/``_list``/``_remove`` primitives and raises
 :class:`Failure` with a reason (never a value); :class:`Vault` turns that into a
-:class:`~nosana_node.errors.SecretError` naming the reference or path. Every value a vault hands
-out is registered with the process masker first. Values are fetched per call; nothing is kept
-unless a cache TTL is configured.
+:class:`~nosana_node.errors.SecretError` naming the reference or path. Values are fetched per
+call; nothing is kept unless a cache TTL is configured (and expired entries are dropped).
+
+Masking: :meth:`Vault.resolve` (what a flow calls, for one op) leaves registration to its caller,
+who registers the value in the flow's mask scope, so the values of a job are forgotten with it;
+:meth:`Vault.read` and :meth:`Vault.write` (commands) register what they see with the process
+masker.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import re
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any
 
 from nosana_node.errors import SecretError, UserInputError
@@ -63,8 +68,9 @@ class Vault(ABC):
     #: reads of an older version are possible
     versioned = False
 
-    def __init__(self, cache_ttl: float = 0.0) -> None:
+    def __init__(self, cache_ttl: float = 0.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.cache_ttl = cache_ttl
+        self.clock = clock  # seconds, for the cache TTL (tests give their own)
         self._cache: dict[str, tuple[float, Data]] = {}
         self._cache_lock = threading.Lock()
 
@@ -99,7 +105,8 @@ class Vault(ABC):
     # -- the interface ---------------------------------------------------------------------------
 
     def resolve(self, ref: SecretRef) -> str:
-        """The value of ``ref``, fetched now (or from the TTL cache), registered for masking."""
+        """The value of ``ref``, fetched now (or from the TTL cache); the caller registers it with
+        its mask scope."""
         subject = f"secret {ref}"
         path = check_path(ref.path, subject)
         data = self._get(path, None, subject)
@@ -122,7 +129,10 @@ class Vault(ABC):
         path = check_path(path, "read")
         if version is not None and not self.versioned:
             raise SecretError(f"{path}: {self.describe()} keeps no versions")
-        return self._get(path, version, path)
+        data = self._get(path, version, path)
+        for value in [data] if isinstance(data, str) else data.values():
+            process_masker().add(value)
+        return data
 
     def write(self, path: str, data: dict[str, str]) -> int | None:
         """Store ``data`` at ``path`` (replacing it); returns the new version when there is one."""
@@ -169,17 +179,18 @@ class Vault(ABC):
         if use_cache:
             with self._cache_lock:
                 hit = self._cache.get(path)
-            if hit is not None and hit[0] > time.monotonic():
+            if hit is not None and hit[0] > self.clock():
                 return hit[1]
         try:
             data = self._fetch(path, version)
         except Failure as f:
             raise SecretError(f"{subject}: {f.reason}") from None
-        for value in [data] if isinstance(data, str) else data.values():
-            process_masker().add(value)
         if use_cache:
+            now = self.clock()
             with self._cache_lock:
-                self._cache[path] = (time.monotonic() + self.cache_ttl, data)
+                for stale in [p for p, (until, _) in self._cache.items() if until <= now]:
+                    del self._cache[stale]
+                self._cache[path] = (now + self.cache_ttl, data)
         return data
 
     def _forget(self, path: str) -> None:

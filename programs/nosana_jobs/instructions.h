@@ -137,6 +137,12 @@ typedef struct {
   AccountInfo job, run, market, vault, deposit, user, payer_run, payer_job, authority, token_program;
 } FinishAccounts;
 static const uint8_t FINISH_FLAGS[] = {W, W, 0, W, W, W, W, W, S, 0};
+/* finish as the IDL of the official SDK still declares it (11 accounts, before the 2025 change):
+ * the payers the other way round, and the job's project. Told apart by the number of accounts. */
+typedef struct {
+  AccountInfo job, run, market, vault, deposit, user, payer_job, payer_run, project, authority, token_program;
+} LegacyFinishAccounts;
+static const uint8_t LEGACY_FINISH_FLAGS[] = {W, W, 0, W, W, W, W, W, W, S, 0};
 /* args: ipfs_result [u8; 32] */
 uint64_t process_finish(Context *ctx);
 

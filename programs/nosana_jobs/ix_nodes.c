@@ -87,7 +87,20 @@ static uint64_t load_node_run(const Context *ctx, const AccountInfo *run_account
 /* finish: the node posts its result: the job is Done, the node is paid for the time used
  * into `user`, the rest of the deposit goes back to `deposit`, the run is closed. */
 uint64_t process_finish(Context *ctx) {
-  ACCOUNTS(a, FinishAccounts, ctx, FINISH_FLAGS);
+  FinishAccounts legacy;
+  FinishAccounts *a;
+  if (ctx->num_accounts == sizeof(LEGACY_FINISH_FLAGS)) {
+    ACCOUNTS(l, LegacyFinishAccounts, ctx, LEGACY_FINISH_FLAGS);
+    JobAccount *listed;
+    TRY(load_job(ctx, &l->job, &listed));
+    REQUIRE(key_eq(&listed->project, l->project.key), ERR_JOB_INVALID_PROJECT);
+    legacy = (FinishAccounts){l->job,     l->run,       l->market,    l->vault,     l->deposit,
+                              l->user,    l->payer_run, l->payer_job, l->authority, l->token_program};
+    a = &legacy;
+  } else {
+    ACCOUNTS(current, FinishAccounts, ctx, FINISH_FLAGS);
+    a = current;
+  }
   REQUIRE_ARGS(ctx, 32);
   const uint8_t *result = ARGS(ctx);
   TRY(require_program(&a->token_program, &TOKEN_PROGRAM_ID));

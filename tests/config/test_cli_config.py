@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from nosana_node.units import SIZE_EXPECTED
 from tests.cli import run_cli
 
 Write = Callable[..., Path]
@@ -121,16 +122,37 @@ def test_pipeline_run_with_a_bad_config_runs_nothing(write: Write, tmp_path: Pat
         env={"HOME": str(clean_env)},
     )
     assert result.returncode == 2
-    expected = "cannot read 'lots' as a size (bytes, or a number with k, m, g or t)"
+    expected = f"cannot read 'lots' as {SIZE_EXPECTED}"
     assert result.stderr == f"error: {bad}: [:docker :memory]: {expected}\n"
     assert not home.exists()  # nothing ran, nothing was stored
+
+
+def test_runner_flags_go_through_the_configuration(clean_env: Path) -> None:
+    from nosana_node.cli.options import config_flags
+    from nosana_node.config.load import load_config
+    from nosana_node.config.options import ConfigOptions
+    from nosana_node.wiring import runner_settings
+
+    by_flag = load_config(flags=config_flags(timeout="1d", memory="512m", gpus="all", home=clean_env))
+    by_set = load_config(
+        ConfigOptions(
+            overrides=("docker.timeout=1d", "docker.memory=512m", "docker.gpus=all", f"home={clean_env}")
+        )
+    )
+    assert runner_settings(by_flag.config) == runner_settings(by_set.config)
+    assert runner_settings(by_flag.config).job_timeout == 86400 and by_flag.config.docker.memory == 512 << 20
+    assert str(by_flag.sources["docker.timeout"]) == "flag --timeout"
+    assert str(by_set.sources["docker.timeout"]) == "flag --set docker.timeout"
+    # a command flag wins over --set for the same key
+    both = load_config(ConfigOptions(overrides=("docker.timeout=5m",)), config_flags(timeout="90s"))
+    assert both.config.docker.timeout == 90 and str(both.sources["docker.timeout"]) == "flag --timeout"
 
 
 def test_runner_settings_follow_the_configuration(write: Write, clean_env: Path) -> None:
     from nosana_node.config.load import load_config
     from nosana_node.config.options import ConfigOptions
-    from nosana_node.config.runner import runner_settings
     from nosana_node.settings import RunnerSettings
+    from nosana_node.wiring import runner_settings
 
     defaults = runner_settings(load_config().config)
     assert defaults == RunnerSettings(home=clean_env / ".nosana-node")  # same defaults as the runner

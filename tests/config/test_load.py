@@ -299,7 +299,7 @@ def test_secrets_map(write: Write, monkeypatch: pytest.MonkeyPatch) -> None:
         ("{:vault {:skip-verify true}}", "prod", "skipping TLS verification is for development only"),
         ('{:vault {:client-key "k.pem"}}', None, "vault.client-key (file "),
         ('{:rpc-url "ftp://x"}', None, "rpc-url (file "),
-        ('{:market "not-an-address!"}', None, "is not a Solana address (base58)"),
+        ('{:market "not-an-address!"}', None, "is neither a Solana address (base58)"),
         ('{:docker {:url "/var/run/docker.sock"}}', None, "use unix://, tcp://"),
     ],
 )

@@ -22,12 +22,12 @@ from nosana_node.flow.store import FlowStore
 from tests.corekit import (
     IMAGE,
     STORE_IDS,
+    EngineEvents,
     cli,
     leftover_containers,
-    log_contains,
+    new_store,
     pipeline,
     start_cli,
-    wait_for,
     write,
 )
 
@@ -50,7 +50,17 @@ def made(api: Any) -> Iterator[list[str]]:
 
 def _create(api: Any, store: str, runner: RunnerIdentity) -> str:
     spec = container.JobSpec(
-        image=IMAGE, script="sleep 30", work_dir="/", labels=labels.job_labels(store, runner, "f", "op")
+        image=IMAGE,
+        script="sleep 30",
+        work_dir="/",
+        env={},
+        labels=labels.job_labels(store, runner, "f", "op"),
+        name=None,
+        cpus=1,
+        memory=64 << 20,
+        pids=64,
+        gpus=None,
+        network="bridge",
     )
     return container.create(api, spec)
 
@@ -102,9 +112,9 @@ def test_interrupt_removes_the_container_and_can_be_resumed(
     tmp_path: Path, home: Path, sig: int, code: int
 ) -> None:
     path = write(tmp_path, SLOW)
-    proc = start_cli("pipeline", "run", str(path), home=home)
-    wait_for(lambda: log_contains(home, "MARK-SECOND"), what="second job running")
-    wait_for(lambda: _running_container(home), what="its container")
+    with EngineEvents(new_store(home)) as events:
+        proc = start_cli("pipeline", "run", str(path), home=home)
+        events.wait("start", count=2)  # the second job's container runs
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == code, err
@@ -123,9 +133,9 @@ def test_interrupt_removes_the_container_and_can_be_resumed(
 
 def test_crash_then_flow_resume_completes_without_rerunning_finished_jobs(tmp_path: Path, home: Path) -> None:
     path = write(tmp_path, SLOW)
-    proc = start_cli("pipeline", "run", str(path), "--json", home=home)
-    wait_for(lambda: log_contains(home, "MARK-SECOND"), what="second job running")
-    wait_for(lambda: _running_container(home), what="its container")
+    with EngineEvents(new_store(home)) as events:
+        proc = start_cli("pipeline", "run", str(path), "--json", home=home)
+        events.wait("start", count=2)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
     before = _store_state(home)
@@ -151,8 +161,9 @@ def test_crash_then_flow_resume_completes_without_rerunning_finished_jobs(tmp_pa
 
 def test_crash_then_running_the_pipeline_again_resumes_it(tmp_path: Path, home: Path) -> None:
     path = write(tmp_path, SLOW)
-    proc = start_cli("pipeline", "run", str(path), home=home)
-    wait_for(lambda: log_contains(home, "MARK-SECOND"), what="second job running")
+    with EngineEvents(new_store(home)) as events:
+        proc = start_cli("pipeline", "run", str(path), home=home)
+        events.wait("start", count=2)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
     flow_id = _store_state(home)["id"]

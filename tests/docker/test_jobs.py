@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,7 +14,7 @@ from nosana_node.docker import labels
 from nosana_node.errors import SecretError
 from nosana_node.flow.model import FlowStatus
 from nosana_node.secrets.refs import SecretRef
-from tests.corekit import IMAGE, job_log, pipeline, run_pipeline, store_id
+from tests.corekit import IMAGE, EngineEvents, flow_runner, job_log, pipeline, run_pipeline, store_id
 
 pytestmark = pytest.mark.docker
 
@@ -96,11 +98,11 @@ def test_artifacts_are_handed_along_three_jobs(home: Path) -> None:
     log = job_log(flow, "check")
     assert "first\nsecond\n" in log and "one.txt\n" in log
     assert "./first/out/one.txt\n./out/one.txt\n./out/two.txt\n" in log
-    made = flow.states["make"].results["artifacts"]["out"]
-    assert made["digest"].startswith("sha256:") and made["files"] == 1 and made["bytes"] == 6
-    blob = home / "flows" / flow.id / "artifacts" / "sha256" / made["digest"][7:]
-    assert hashlib.sha256(blob.read_bytes()).hexdigest() == made["digest"][7:]
-    assert blob.stat().st_size == made["size"]
+    made = flow.states["make"].results.artifacts["out"]
+    assert made.digest.startswith("sha256:") and made.files == 1 and made.bytes == 6
+    blob = home / "flows" / flow.id / "artifacts" / "sha256" / made.digest[7:]
+    assert hashlib.sha256(blob.read_bytes()).hexdigest() == made.digest[7:]
+    assert blob.stat().st_size == made.size
 
 
 def test_glob_artifacts_keep_only_matches(home: Path) -> None:
@@ -176,15 +178,31 @@ def test_allow_failure_at_command_level(home: Path) -> None:
     assert "command failed with exit code 1 (allowed to fail)" in log
 
 
-def test_timeout_kills_the_job(home: Path) -> None:
-    start = time.monotonic()
-    flow = run_pipeline(
-        home, pipeline("  - name: slow\n    commands: [echo start, sleep 60]\n"), job_timeout=1.5
-    )
-    assert time.monotonic() - start < 20
-    state = flow.states["slow"]
-    assert state.status == "failed" and state.error == "timed out after 1.5s (container killed)"
-    assert state.exit_code == 137 and "start\n" in job_log(flow, "slow")
+def test_timeout_kills_the_job(home: Path, tmp_path: Path) -> None:
+    from nosana_node.clock import ManualClock
+    from nosana_node.pipeline.prepare import prepare_pipeline
+
+    clock = ManualClock(start=time.time())  # the job's time limit runs on this clock
+    path = tmp_path / "slow.yml"
+    path.write_text(pipeline("  - name: slow\n    commands: [echo start, sleep 300]\n"))
+    runner = flow_runner(home, clock=clock, job_timeout=90)
+    try:
+        flow = prepare_pipeline(path, runner.store).flow
+        done: list[Any] = []
+        with EngineEvents(runner.store.store_id) as events:
+            thread = threading.Thread(target=lambda: done.append(runner.run(flow)), daemon=True)
+            thread.start()
+            events.wait("start")
+            clock.advance(89.9)
+            assert not events.seen("die")
+            clock.advance(0.1)  # the limit: the container is killed
+            events.wait("die")
+            thread.join(60)
+    finally:
+        runner.close()
+    state = done[0].states["slow"]
+    assert state.status == "failed" and state.error == "timed out after 90s (container killed)"
+    assert state.reason == "timeout" and state.exit_code == 137 and "start\n" in job_log(done[0], "slow")
 
 
 def test_missing_artifacts_and_resources(home: Path) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from nosana_node.docker import container, labels
-from nosana_node.docker.run_op import GPU_HINT
+from nosana_node.docker.errors import GPU_HINT
 from nosana_node.flow.model import FlowStatus
 from nosana_node.flow.owner import current
 from tests.corekit import IMAGE, STORE_IDS, job_log, pipeline, run_pipeline
@@ -31,10 +31,14 @@ def _spec(store: str, **overrides: Any) -> container.JobSpec:
         "image": IMAGE,
         "script": "true",
         "work_dir": "/root/project",
+        "env": {},
         "labels": labels.job_labels(store, current(), "flowid", "op"),
+        "name": None,
         "cpus": 0.5,
         "memory": 64 * 1024 * 1024,
         "pids": 77,
+        "gpus": None,
+        "network": "bridge",
     }
     return container.JobSpec(**{**fields, **overrides})
 

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from nosana_node import units
 from nosana_node.errors import ConfigError, SecretError
 from nosana_node.flow.context import NoVaultResolver
 from nosana_node.flow.logs import LogSink, read_log
 from nosana_node.flow.refs import Resolver, context_ref, is_ref, result_ref
 from nosana_node.secrets.masking import process_masker
 from nosana_node.secrets.refs import SecretRef
-from nosana_node.settings import RunnerSettings, parse_duration, parse_gpus, parse_size
+from nosana_node.settings import RunnerSettings
 
 
 class StaticSecrets:
@@ -34,7 +35,8 @@ class StaticSecrets:
 def test_resolution_of_each_reference_kind() -> None:
     results = {"build": {"artifacts": {"dist": {"digest": "sha256:x"}}}, "a.b": {"k": "dotted"}}
     secrets = StaticSecrets({"db#password": "pa55word-resolve"})
-    resolver = Resolver(results.get, set(results), {"NOS_JOB_ADDRESS": "JobAddr"}, secrets)
+    scope = process_masker().scope("test")
+    resolver = Resolver(results.get, set(results), {"NOS_JOB_ADDRESS": "JobAddr"}, secrets, scope)
     args = {
         "env": {
             "PASS": SecretRef("db", "password").to_json(),
@@ -49,7 +51,9 @@ def test_resolution_of_each_reference_kind() -> None:
     assert resolved["res"] == [{"digest": "sha256:x"}, "dotted", None]
     assert resolved["plain"] == {"$secret": 3}  # not a reference: left alone
     assert args["env"]["PASS"] == {"$secret": "db#password"}  # the flow's own copy stays symbolic
-    assert process_masker().mask("x pa55word-resolve y") == "x [MASKED] y"
+    assert process_masker().mask("x pa55word-resolve y") == "x [MASKED] y"  # registered in the scope
+    scope.close()
+    assert process_masker().mask("x pa55word-resolve y") == "x pa55word-resolve y"  # and forgotten with it
 
 
 def test_is_ref() -> None:
@@ -95,37 +99,36 @@ def test_log_sink_truncates_with_one_marker_and_keeps_counting(tmp_path: Path) -
     assert json.loads((tmp_path / "log.jsonl").read_text().splitlines()[0])["t"] > 0
 
 
-def test_parsers() -> None:
-    assert (
-        parse_size("512m") == 512 * 1024**2 and parse_size("2GiB") == 2 * 1024**3 and parse_size("10") == 10
-    )
-    assert parse_duration("90") == 90 and parse_duration("10m") == 600 and parse_duration("500ms") == 0.5
-    assert (
-        parse_gpus("all") == -1
-        and parse_gpus("2") == 2
-        and parse_gpus("none") is None
-        and parse_gpus(None) is None
-    )
-    for bad, parser in (("lots", parse_size), ("soon", parse_duration), ("many", parse_gpus)):
-        with pytest.raises(ConfigError):
+def test_units_parse_and_format() -> None:
+    assert units.parse_size("512m") == 512 * units.MIB and units.parse_size("2GiB") == 2 * units.GIB
+    assert units.parse_size("10") == 10 and units.parse_size(7) == 7 and units.parse_size("1.5k") == 1536
+    assert units.parse_duration("90") == 90 and units.parse_duration("10m") == 600
+    assert units.parse_duration("500ms") == 0.5 and units.parse_duration("1d") == 86400
+    for bad, parser in (("lots", units.parse_size), ("soon", units.parse_duration), ("-1", units.parse_size)):
+        with pytest.raises(ValueError, match=r"^a (size|duration) "):
             parser(bad)
+    with pytest.raises(ValueError):
+        units.parse_size(True)  # type: ignore[arg-type]
+    assert units.size(4 * units.GIB) == "4 GiB" and units.size(1536) == "1536 bytes"
+    assert units.duration(86400) == "1d" and units.duration(90) == "90s" and units.duration(600) == "10m"
+    assert units.approx_size(512) == "512 B" and units.approx_size(1536) == "1.5 KiB"
+    assert (
+        units.elapsed(1.234) == "1.23s" and units.elapsed(123.4) == "2m03.4s" and units.elapsed(None) == "-"
+    )
+    for value in (units.parse_size("3g"), 1536):  # what is written reads back the same
+        assert units.parse_size(units.size(value).replace(" bytes", "").replace(" ", "")) == value
 
 
-def test_settings_defaults_env_and_overrides(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("NOSANA_HOME", raising=False)
-    monkeypatch.delenv("DOCKER_HOST", raising=False)
-    default = RunnerSettings.from_env()
-    assert default.home == Path.home() / ".nosana-node"
-    assert (default.pull_policy, default.gpus, default.network) == ("if-not-present", None, "bridge")
-    monkeypatch.setenv("NOSANA_HOME", str(tmp_path / "env-home"))
-    monkeypatch.setenv("DOCKER_HOST", "unix:///tmp/other.sock")
-    from_env = RunnerSettings.from_env(cpus=None)
-    assert from_env.home == tmp_path / "env-home" and from_env.docker_url == "unix:///tmp/other.sock"
-    flagged = RunnerSettings.from_env(home=tmp_path / "flag-home", cpus=0.5)
-    assert flagged.home == tmp_path / "flag-home" and flagged.cpus == 0.5
-    assert flagged.with_overrides(pids=10, memory=None).pids == 10
+def test_settings_defaults_are_the_configuration_schema_defaults(tmp_path: Path) -> None:
+    from nosana_node.config.schema import BY_KEY
+
+    settings = RunnerSettings(home=tmp_path)
+    assert settings.memory == BY_KEY["docker.memory"].default == 4 * units.GIB
+    assert settings.job_timeout == BY_KEY["docker.timeout"].default == 3600
+    assert settings.artifact_cap == BY_KEY["storage.max-artifact-size"].default
+    assert (settings.pull_policy, settings.gpus, settings.network) == ("if-not-present", None, "bridge")
     with pytest.raises(ConfigError, match="pull policy"):
-        RunnerSettings(pull_policy="sometimes")
+        RunnerSettings(home=tmp_path, pull_policy="sometimes")
     with pytest.raises(ConfigError, match="memory must be positive"):
-        RunnerSettings(memory=0)
+        RunnerSettings(home=tmp_path, memory=0)
     assert RunnerSettings(home=tmp_path).describe()["home"] == str(tmp_path)

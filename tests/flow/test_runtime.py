@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 
-from nosana_node.flow import registry
+from nosana_node.flow.cancel import CancelReason
 from nosana_node.flow.context import OpContext, RunEnv
 from nosana_node.flow.model import Flow, FlowStatus, Op, OpStatus
 from nosana_node.flow.refs import context_ref, result_ref
-from nosana_node.flow.registry import OpOutcome, OpType, op_type
+from nosana_node.flow.registry import OpOutcome, OpRegistry, OpType
+from nosana_node.flow.results import OpResults, Reason
 from nosana_node.flow.runtime import Runtime
 from nosana_node.flow.store import FlowStore
 from nosana_node.secrets.refs import SecretRef
@@ -27,20 +28,27 @@ from tests.flow.test_refs_logs_settings import StaticSecrets
 RUNS: list[str] = []
 
 
-@op_type("test/record")
 class Record(OpType):
     """Succeeds with its resolved args as results, or fails / interrupts / crashes when asked."""
+
+    name = "test/record"
 
     def run(self, ctx: OpContext) -> OpOutcome:
         RUNS.append(ctx.op.id)
         ctx.log.write("stdout", f"args {json.dumps(ctx.args, sort_keys=True)}\n".encode())
         if ctx.args.get("fail"):
-            return OpOutcome.failed(f"asked to fail: {ctx.args.get('say', '')}", exit_code=3)
+            return OpOutcome.failed(
+                Reason.EXIT_CODE, f"asked to fail: {ctx.args.get('say', '')}", exit_code=3
+            )
         if ctx.args.get("interrupt"):
-            raise KeyboardInterrupt
+            ctx.cancel.cancel(CancelReason.INTERRUPTED, "asked to")
+            ctx.cancel.check()
         if ctx.args.get("crash"):
             raise RuntimeError("a bug")
-        return OpOutcome(OpStatus.SUCCEEDED, exit_code=0, results={"args": ctx.args, "id": ctx.op.id})
+        return OpOutcome.succeeded(0, OpResults(values={"args": ctx.args, "id": ctx.op.id}))
+
+
+OPS = OpRegistry([Record()])
 
 
 @pytest.fixture(autouse=True)
@@ -61,7 +69,7 @@ def run(tmp_path: Path, flow: Flow, secrets: Any = None, create: bool = True) ->
     env = RunEnv(settings=RunnerSettings(home=tmp_path / "home"), store=store, context={"NODE": "n1"})
     if secrets is not None:
         env.secrets = secrets
-    Runtime(env).run(flow)
+    Runtime(env, OPS).run(flow)
     return flow, store
 
 
@@ -118,18 +126,24 @@ def test_references_resolve_at_op_start(tmp_path: Path) -> None:
         name="t",
         ops=[
             op("a", token=SecretRef("db", "pw").to_json()),
-            op("b", ["a"], got=result_ref("a", "id"), node=context_ref("NODE"), job=context_ref("JOB")),
+            op(
+                "b",
+                ["a"],
+                got=result_ref("a", "values", "id"),
+                node=context_ref("NODE"),
+                job=context_ref("JOB"),
+            ),
         ],
         context={"JOB": "job-addr"},
     )
     result, store = run(tmp_path, flow, secrets)
-    assert result.states["b"].results["args"] == {"got": "a", "node": "n1", "job": "job-addr"}
+    assert result.states["b"].results.values["args"] == {"got": "a", "node": "n1", "job": "job-addr"}
     assert flow.ops[0].args["token"] == {"$secret": "db#pw"}
     stored = (tmp_path / "home" / "state.db").read_bytes()
     assert b"correct-horse-battery" not in stored
     logs = "".join(p.read_text() for p in (tmp_path / "home").rglob("*.jsonl"))
     assert "correct-horse-battery" not in logs and "[MASKED]" in logs
-    assert store.load("f6").states["a"].results["args"]["token"] == "[MASKED]"
+    assert store.load("f6").states["a"].results.values["args"]["token"] == "[MASKED]"
 
 
 def test_missing_secret_fails_the_op_before_it_runs(tmp_path: Path) -> None:
@@ -150,7 +164,7 @@ def test_resume_never_reruns_finished_ops(tmp_path: Path) -> None:
         1,
         100.0,
         101.0,
-        {"id": "a"},
+        OpResults(values={"id": "a"}),
     )
     b.status, b.run_count, b.started_at = OpStatus.RUNNING, 1, 102.0
     flow.status, flow.started_at = FlowStatus.RUNNING, 99.0
@@ -167,8 +181,7 @@ def test_resume_never_reruns_finished_ops(tmp_path: Path) -> None:
 
 def test_interruption_is_recorded_then_resumed(tmp_path: Path) -> None:
     flow = Flow(id="f9", name="t", ops=[op("a"), op("b", ["a"], interrupt=True), op("c", ["b"])])
-    with pytest.raises(KeyboardInterrupt):
-        run(tmp_path, flow)
+    run(tmp_path, flow)
     store = FlowStore(tmp_path / "home")
     saved = store.load("f9")
     assert saved.status is FlowStatus.INTERRUPTED and statuses(saved) == [
@@ -176,7 +189,10 @@ def test_interruption_is_recorded_then_resumed(tmp_path: Path) -> None:
         "interrupted",
         "pending",
     ]
-    assert saved.states["b"].error == "interrupted"
+    assert (
+        saved.states["b"].error == "interrupted: asked to" and saved.states["b"].reason is Reason.INTERRUPTED
+    )
+    assert saved.error == "interrupted: asked to"
     assert store.runner_of("f9") is None
     saved.ops[1].args = {}  # (the plan is immutable in real use; here the op stops interrupting)
     result, _ = run(tmp_path, saved, create=False)
@@ -190,10 +206,25 @@ def test_a_bug_in_an_op_type_fails_that_op_cleanly(tmp_path: Path) -> None:
 
 
 def test_registry_refuses_a_second_type_under_the_same_name() -> None:
-    with pytest.raises(RuntimeError, match="registered twice"):
+    class Other(OpType):
+        name = "test/record"
 
-        @op_type("test/record")
-        class Other(OpType):
-            pass
+    registry = OpRegistry([Record()])
+    with pytest.raises(ValueError, match="registered twice"):
+        registry.register(Other())
+    registry.register(Record())  # the same type again is fine
+    assert registry.names() == ["test/record"]
 
-    assert "test/record" in registry.names() and "docker/run" in registry.names()
+
+def test_op_types_are_assembled_by_the_application_and_plugins_load_on_demand() -> None:
+    from nosana_node import wiring
+
+    loaded: list[str] = []
+
+    def plugins() -> list[OpType]:
+        loaded.append("plugins")
+        return [Record()]
+
+    registry = OpRegistry([], plugins=plugins)
+    assert loaded == [] and registry.get("test/record").name == "test/record" and loaded == ["plugins"]
+    assert wiring.op_types().names() == ["checkout/local", "docker/run"]  # no plugin installed here

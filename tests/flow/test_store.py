@@ -13,6 +13,7 @@ import pytest
 from nosana_node.errors import UserInputError
 from nosana_node.flow.model import Flow, FlowStatus, Op, OpStatus
 from nosana_node.flow.owner import RunnerIdentity, _start_ticks, current
+from nosana_node.flow.results import ArtifactRecord, OpResults
 from nosana_node.flow.store import FlowBusyError, FlowStore
 from nosana_node.secrets.masking import process_masker
 
@@ -35,7 +36,8 @@ def test_create_load_and_save_op(tmp_path: Path) -> None:
     store.create(flow, source_key="k")
     state = flow.states["a"]
     state.status, state.run_count, state.exit_code = OpStatus.SUCCEEDED, 1, 0
-    state.results = {"artifacts": {"x": {"digest": "sha256:" + "0" * 64}}}
+    state.results = OpResults(artifacts={"x": ArtifactRecord("sha256:" + "0" * 64, 10, "out")})
+    state.reason = None
     flow.status = FlowStatus.RUNNING
     store.save_op(flow, state)
     store.close()
@@ -97,17 +99,21 @@ def test_find_resumable_only_unfinished_with_dead_or_no_owner(tmp_path: Path) ->
 
 def test_written_state_is_masked(tmp_path: Path) -> None:
     secret = "s3cr3t-value-for-store-test"
-    process_masker().add(secret)
     store = FlowStore(tmp_path)
     flow = make_flow()
     store.create(flow)
     state = flow.states["a"]
     state.error = f"failed with {secret}"
-    state.results = {"echo": secret}
-    store.save_op(flow, state)
+    state.results = OpResults(values={"echo": secret})
+    flow.error = f"flow failed with {secret}"
+    with process_masker().scope("a flow") as scope:  # a flow's secret, masked while it runs
+        scope.add(secret)
+        store.save_op(flow, state)
     store.close()
-    raw = sqlite3.connect(tmp_path / "state.db").execute("SELECT doc FROM op_states").fetchall()
-    text = json.dumps(raw)
+    db = sqlite3.connect(tmp_path / "state.db")
+    text = json.dumps(
+        db.execute("SELECT doc FROM op_states").fetchall() + db.execute("SELECT error FROM flows").fetchall()
+    )
     assert secret not in text
     assert "[MASKED]" in text
 

@@ -17,15 +17,26 @@ def test_examples_are_valid() -> None:
         assert "valid" in proc.stdout
 
 
-def test_schema_errors_exit_2_one_line_each(tmp_path: Path) -> None:
-    path = write(tmp_path, "global: {imag: x}\njobs:\n  - name: a\n    commands: [x]\n    artifact: []\n")
+def test_schema_errors_exit_2_one_line_each_with_warnings(tmp_path: Path) -> None:
+    path = write(tmp_path, "global: {imag: x}\njobs:\n  - name: a\n    commands: x\n    artifact: []\n")
     proc = cli("pipeline", "validate", str(path))
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [
-        f"error: {path}:1:10: global.imag: unknown key 'imag' (did you mean 'image'?)",
-        f"error: {path}:5:5: jobs[0].artifact: unknown key 'artifact' (did you mean 'artifacts'?)",
+        f"warning: {path}:1:10: global.imag: unknown key 'imag' ignored (did you mean 'image'?)",
+        f"error: {path}:4:15: jobs[0].commands: expected a list, got the string 'x'",
+        f"warning: {path}:5:5: jobs[0].artifact: unknown key 'artifact' ignored (did you mean 'artifacts'?)",
     ]
     assert proc.stdout == ""
+
+
+def test_warnings_exit_0_and_strict_exit_2(tmp_path: Path) -> None:
+    path = write(tmp_path, "global: {imag: x}\njobs:\n  - name: a\n    commands: [x]\n")
+    line = f"{path}:1:10: global.imag: unknown key 'imag' ignored (did you mean 'image'?)"
+    proc = cli("pipeline", "validate", str(path))
+    assert (proc.returncode, proc.stderr) == (0, f"warning: {line}\n")
+    assert proc.stdout == f"{path}: valid · 1 job: a · 1 warning\n"
+    strict = cli("pipeline", "validate", "--strict", str(path))
+    assert (strict.returncode, strict.stderr, strict.stdout) == (2, f"error: {line}\n", "")
 
 
 def test_validate_json(tmp_path: Path) -> None:
@@ -36,6 +47,7 @@ def test_validate_json(tmp_path: Path) -> None:
         "file": str(path),
         "valid": False,
         "problems": [f"{path}:2:7: jobs: must not be empty"],
+        "warnings": [],
     }
     good = write(tmp_path, "global: {}\njobs: [{name: a, commands: [x]}]\n", "good.yml")
     data = json.loads(cli("pipeline", "validate", str(good), "--json").stdout)
@@ -63,14 +75,11 @@ def test_run_with_bad_input_never_starts(tmp_path: Path, home: Path) -> None:
 def test_bad_flags_exit_2_with_one_line(tmp_path: Path, home: Path) -> None:
     path = write(tmp_path, "global: {}\njobs: [{name: a, commands: [x]}]\n")
     for flags, expected in [
-        (
-            ["--pull", "sometimes"],
-            "pull policy must be one of always, if-not-present, never, got 'sometimes'",
-        ),
-        (["--memory", "lots"], "invalid size 'lots'"),
-        (["--timeout", "soon"], "invalid duration 'soon'"),
-        (["--cpus", "two"], "--cpus: expected a number, got 'two'"),
-        (["--gpus", "many"], "invalid GPU request 'many'"),
+        (["--pull", "sometimes"], "--pull: cannot read 'sometimes' as one of always, if-not-present, never"),
+        (["--memory", "lots"], "--memory: cannot read 'lots' as a size (bytes, or a number with k, m, g"),
+        (["--timeout", "soon"], "--timeout: cannot read 'soon' as a duration (seconds, or a number with ms"),
+        (["--cpus", "two"], "--cpus: cannot read 'two' as a number"),
+        (["--gpus", "many"], "--gpus: cannot read 'many' as a GPU request (none, all, or a count)"),
         (["--context", "NOEQUALS"], "--context: expected NAME=VALUE"),
         (["--workspace", str(tmp_path / "absent")], "is not a directory"),
     ]:

@@ -152,8 +152,9 @@ def test_source_key_changes_with_content_workspace_and_context(tmp_path: Path) -
 
 
 def test_op_args_are_checked_by_the_op_type() -> None:
-    from nosana_node.flow import registry
+    from nosana_node import wiring
 
+    registry = wiring.op_types()
     problems = registry.get("docker/run").validate({"image": "", "commands": [], "work_dir": "rel"})
     assert problems == [
         "image: a non-empty string is required",

@@ -10,14 +10,20 @@ from nosana_node.pipeline.schema import Pipeline, SecretValue
 from nosana_node.pipeline.validate import allowed_keys, validate
 
 
-def problems(text: str) -> list[str]:
+def problems(text: str, strict: bool = False) -> list[str]:
     with pytest.raises(ProblemList) as info:
-        validate(load_text(text, "p.yml"))
+        validate(load_text(text, "p.yml"), strict=strict)
     return info.value.lines
 
 
 def valid(text: str) -> Pipeline:
     return validate(load_text(text, "p.yml"))
+
+
+def warnings(text: str) -> list[str]:
+    doc = load_text(text, "p.yml")
+    validate(doc)
+    return [str(w) for w in doc.warnings]
 
 
 MINIMAL = "global: {image: busybox}\njobs:\n  - name: a\n    commands: [echo hi]\n"
@@ -76,20 +82,33 @@ jobs:
     assert env["DB_PASSWORD"].ref().path == "db/password"
 
 
-def test_unknown_keys_get_suggestions_at_the_key() -> None:
+def test_unknown_keys_are_warnings_with_suggestions_at_the_key() -> None:
+    assert warnings(MINIMAL.replace("commands:", "comands: [x]\n    commands:")) == [
+        "p.yml:4:5: jobs[0].comands: unknown key 'comands' ignored (did you mean 'commands'?)",
+    ]
     assert problems("global: {}\njobs:\n  - name: a\n    comands: [x]\n") == [
         "p.yml:3:5: jobs[0].commands: missing required key 'commands'",
-        "p.yml:4:5: jobs[0].comands: unknown key 'comands' (did you mean 'commands'?)",
     ]
 
 
-def test_unknown_top_level_key() -> None:
-    assert problems(MINIMAL + "job: []\n") == ["p.yml:5:1: job: unknown key 'job' (did you mean 'jobs'?)"]
+def test_strict_makes_warnings_errors() -> None:
+    text = MINIMAL + "job: []\n"
+    assert warnings(text) == ["p.yml:5:1: job: unknown key 'job' ignored (did you mean 'jobs'?)"]
+    assert problems(text, strict=True) == ["p.yml:5:1: job: unknown key 'job' ignored (did you mean 'jobs'?)"]
 
 
-def test_unknown_key_without_a_near_match_has_no_suggestion() -> None:
-    (line,) = problems(MINIMAL.replace("global: {image: busybox}", "global: {image: busybox, zzz: 1}"))
-    assert line == "p.yml:1:26: global.zzz: unknown key 'zzz'"
+def test_unknown_key_hints() -> None:
+    text = MINIMAL.replace("global: {image: busybox}", "global: {image: busybox, zzz: 1, env: {}}")
+    text = text.replace("name: a", "name: a\n    API_TOKEN: x\n    trigger: {branch: main, secrets: [A]}")
+    assert warnings(text) == [
+        "p.yml:1:26: global.zzz: unknown key 'zzz' ignored"
+        " (known here: image, trigger, environment, secrets, allow_failure, image_pull_secrets)",
+        "p.yml:1:34: global.env: unknown key 'env' ignored (did you mean 'environment'?)",
+        "p.yml:4:5: jobs[0].API_TOKEN: unknown key 'API_TOKEN' ignored"
+        " (an environment variable? it belongs under 'environment:')",
+        "p.yml:5:29: jobs[0].trigger.secrets: unknown key 'secrets' ignored"
+        " ('secrets' belongs to global or a job: check the indentation)",
+    ]
 
 
 def test_missing_global_and_jobs() -> None:
@@ -100,8 +119,10 @@ def test_missing_global_and_jobs() -> None:
 
 
 def test_every_problem_is_reported_in_file_order() -> None:
-    lines = problems(
-        """\
+    with pytest.raises(ProblemList) as info:
+        validate(
+            load_text(
+                """\
 global:
   image: 3
   environemnt: {A: 1}
@@ -119,22 +140,26 @@ jobs:
   - name: b
     commands: []
     allow_failure: "yes"
-"""
-    )
-    assert lines == [
-        "p.yml:2:10: global.image: expected a string, got a number (3) (quote it to make it a string)",
-        "p.yml:3:3: global.environemnt: unknown key 'environemnt' (did you mean 'environment'?)",
-        "p.yml:4:13: global.secrets[0]: '1BAD' is not a valid environment variable name",
-        "p.yml:9:9: jobs[0].commands[0].alow_failure: unknown key 'alow_failure'"
+""",
+                "p.yml",
+            )
+        )
+    assert [f"{p.label}: {p}" for p in info.value.problems] == [
+        "error: p.yml:2:10: global.image: expected a string, got a number (3) (quote it to make it a string)",
+        "warning: p.yml:3:3: global.environemnt: unknown key 'environemnt' ignored"
+        " (did you mean 'environment'?)",
+        "error: p.yml:4:13: global.secrets[0]: '1BAD' is not a valid environment variable name",
+        "warning: p.yml:9:9: jobs[0].commands[0].alow_failure: unknown key 'alow_failure' ignored"
         " (did you mean 'allow_failure'?)",
-        "p.yml:10:9: jobs[0].commands[1]: expected a string, got a list",
-        "p.yml:12:10: jobs[0].environment.X: expected a string, a number, a boolean or a secret reference"
-        " {type: nos/vault, value: …}",
-        "p.yml:13:17: jobs[0].environment.Y.type: must be 'nos/vault', got the string 'nos/vaul'"
+        "error: p.yml:10:9: jobs[0].commands[1]: expected a string, got a list",
+        "error: p.yml:12:10: jobs[0].environment.X: expected a string, a number, a boolean"
+        " or a secret reference {type: nos/vault, value: …}",
+        "error: p.yml:13:17: jobs[0].environment.Y.type: must be 'nos/vault' or 'nosana/secret',"
+        " got the string 'nos/vaul'"
         " (did you mean 'nos/vault'?)",
-        "p.yml:14:15: jobs[0].work_dir: must be an absolute path, got 'relative'",
-        "p.yml:16:15: jobs[1].commands: must not be empty",
-        "p.yml:17:20: jobs[1].allow_failure: expected true or false, got the string 'yes'",
+        "error: p.yml:14:15: jobs[0].work_dir: must be an absolute path, got 'relative'",
+        "error: p.yml:16:15: jobs[1].commands: must not be empty",
+        "error: p.yml:17:20: jobs[1].allow_failure: expected true or false, got the string 'yes'",
     ]
 
 
@@ -181,15 +206,21 @@ jobs:
     artifacts: [{name: dist, path: dist}]
   - name: test
     commands: [y]
-    resources: [{name: dits}, {name: report}]
+    resources: [{name: dits}, {name: report}, {name: cache, required: false}, checkout]
   - name: report
     commands: [z]
     artifacts: [{name: report, path: r}]
 """
-    assert problems(text) == [
-        "p.yml:8:24: jobs[1].resources[0].name: no earlier job makes an artifact 'dits'"
-        " (did you mean 'dist'?)",
-        "p.yml:8:38: jobs[1].resources[1].name: artifact 'report' is made by job 'report', which runs later",
+    doc = load_text(text, "p.yml")
+    with pytest.raises(ProblemList) as info:
+        validate(doc)
+    assert [f"{p.label}: {p}" for p in info.value.problems] == [
+        "warning: p.yml:8:24: jobs[1].resources[0].name: no job makes an artifact 'dits'"
+        " (did you mean 'dist'?); the job will fail when it starts",
+        "error: p.yml:8:38: jobs[1].resources[1].name: artifact 'report' is made by job 'report',"
+        " which runs later",
+        "warning: p.yml:8:54: jobs[1].resources[2].name: no job makes an artifact 'cache'; skipped"
+        " (required: false)",
     ]
 
 
@@ -206,4 +237,4 @@ def test_allowed_keys_follow_the_schema() -> None:
     assert "commands" in allowed_keys(("jobs", 0))
     assert allowed_keys(("jobs", 0, "commands", 0)) == ["cmd", "working_dir", "allow_failure"]
     assert "global" in allowed_keys(())
-    assert allowed_keys(("jobs", 0, "environment", "X")) == ["type", "value"]
+    assert allowed_keys(("jobs", 0, "environment", "X")) == ["type", "value", "endpoint"]

@@ -247,8 +247,39 @@ def test_logging_filter_masks_message_args_and_traceback(caplog: pytest.LogCaptu
     assert "RuntimeError: bad [MASKED]" in text
 
 
-def test_process_masker_is_shared() -> None:
-    assert process_masker() is process_masker()
+def test_the_process_masker_hides_global_values_and_those_of_open_scopes() -> None:
+    masker = Masker()
+    masker.add("global-token-value")
+    before = len(masker)
+    one, two = masker.scope("flow-1"), masker.scope("flow-2")
+    one.add("flow-one-secret")
+    two.add("flow-two-secret")
+    text = "global-token-value flow-one-secret flow-two-secret"
+    assert masker.mask(text) == f"{MASK} {MASK} {MASK}" and one.mask(text) == masker.mask(text)
+    stream = masker.stream()  # a log stream opened while both scopes are open
+    assert stream.feed("x flow-one-") + stream.feed("secret y\n") == f"x {MASK} y\n"
+    one.close()
+    assert masker.mask(text) == f"{MASK} flow-one-secret {MASK}"  # forgotten with its scope
+    assert masker.open_scopes == 1
+    two.close()
+    assert masker.mask(text) == f"{MASK} flow-one-secret flow-two-secret"
+    assert len(masker) == before and masker.open_scopes == 0  # nothing of the flows is kept
+    with pytest.raises(RuntimeError, match="closed"):
+        one.add("too-late-value")
+
+
+def test_every_part_of_the_process_shares_one_masker() -> None:
+    from nosana_node.secrets.value import Secret
+
+    value = "shared-by-every-caller-" + str(random.Random().random())
+    Secret(value)  # a Secret registers with the process masker, globally
+    assert process_masker().mask(f"a {value}") == f"a {MASK}"
+    scoped = "only-for-this-flow-" + str(random.Random().random())
+    with process_masker().scope("flow") as scope:
+        scope.add(scoped)
+        assert process_masker().mask(scoped) == MASK  # seen by every user of the process masker
+    assert process_masker().mask(scoped) == scoped  # the flow's value is gone with its scope
+    assert process_masker().mask(value) == MASK  # the global value stays
 
 
 def test_trie_pattern_matches_like_longest_first_alternation() -> None:

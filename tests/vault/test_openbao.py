@@ -205,16 +205,19 @@ def test_path_prefix_confines_references(bao: BaoServer, prefix: str) -> None:
             vault.resolve(ref("../other#t"))
 
 
-def test_every_resolved_value_is_masked(bao: BaoServer, prefix: str) -> None:
-    value = f"masked-after-resolve-{prefix}"
+def test_read_values_are_masked_and_resolved_ones_left_to_the_caller(bao: BaoServer, prefix: str) -> None:
+    value = f"masked-after-read-{prefix}"
     bao.client().secrets.kv.v2.create_or_update_secret(path=f"{prefix}/m", secret={"k": value, "n": 12345678})
+    resolved = f"resolved-for-one-flow-{prefix}"
+    bao.client().secrets.kv.v2.create_or_update_secret(path=f"{prefix}/r", secret={"k": resolved})
     assert process_masker().mask(value) == value  # not known before
     with OpenBaoVault(vault_config(bao)) as vault:
-        got = vault.resolve(ref(f"{prefix}/m#k"))
-        assert got == value
-        assert vault.resolve(ref(f"{prefix}/m#n")) == "12345678"  # non-strings come as JSON text
-    assert process_masker().mask(f"log: {value}") == f"log: {MASK}"
+        assert vault.read(f"{prefix}/m") == {"k": value, "n": "12345678"}  # non-strings come as JSON text
+        assert vault.resolve(ref(f"{prefix}/r#k")) == resolved
+    assert process_masker().mask(f"log: {value}") == f"log: {MASK}"  # a command read it: masked for good
     assert process_masker().mask("12345678") == MASK  # the other key of the same read too
+    # a value resolved for an op is registered by the flow, in its own scope (gone after the flow)
+    assert process_masker().mask(resolved) == resolved
 
 
 def test_no_cache_by_default_and_ttl_cache(bao: BaoServer, prefix: str) -> None:
@@ -225,12 +228,15 @@ def test_no_cache_by_default_and_ttl_cache(bao: BaoServer, prefix: str) -> None:
         assert vault.resolve(ref(f"{path}#k")) == "first-cached-value"
         admin.create_or_update_secret(path=path, secret={"k": "second-fresh-value"})
         assert vault.resolve(ref(f"{path}#k")) == "second-fresh-value"  # resolved per call
+    now = [1000.0]
     with OpenBaoVault(vault_config(bao, cache_ttl=1.0)) as vault:
+        vault.clock = lambda: now[0]  # the cache's clock, moved by hand
         assert vault.resolve(ref(f"{path}#k")) == "second-fresh-value"
         admin.create_or_update_secret(path=path, secret={"k": "third-value-later"})
+        now[0] += 0.999
         assert vault.resolve(ref(f"{path}#k")) == "second-fresh-value"  # within the TTL
-        time.sleep(1.2)
-        assert vault.resolve(ref(f"{path}#k")) == "third-value-later"
+        now[0] += 0.001
+        assert vault.resolve(ref(f"{path}#k")) == "third-value-later"  # the TTL is over: read again
 
 
 @pytest.mark.slow

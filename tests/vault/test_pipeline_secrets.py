@@ -27,7 +27,7 @@ from nosana_node.docker import labels
 from nosana_node.flow.model import OpStatus
 from nosana_node.flow.store import FlowStore
 from tests.cli import REPO, run_cli
-from tests.corekit import IMAGE, engine, home, store_id  # noqa: F401 - `home` is a fixture
+from tests.corekit import IMAGE, WAIT_FOR_GO, engine, home, let_go, store_id  # noqa: F401 - `home` is a fixture
 from tests.vault.bao import BaoServer
 
 pytestmark = [pytest.mark.openbao, pytest.mark.docker]
@@ -290,7 +290,7 @@ def test_vault_stopped_mid_flow(bao_own: BaoServer, prefix: str, tmp_path: Path,
     pipeline.write_text(
         f"global:\n  image: {IMAGE}\njobs:\n"
         "  - name: first\n    secrets: [NPM_TOKEN]\n"
-        "    commands: ['printf %s \"$NPM_TOKEN\" | sha256sum', echo started, sleep 3]\n"
+        f"    commands: ['printf %s \"$NPM_TOKEN\" | sha256sum', echo started, '{WAIT_FOR_GO}']\n"
         "  - name: second\n    environment:\n      X: {type: nos/vault, value: 'db#password'}\n"
         "    commands: [echo $X]\n"
     )
@@ -316,6 +316,10 @@ def test_vault_stopped_mid_flow(bao_own: BaoServer, prefix: str, tmp_path: Path,
         seen.append(line)
         if line.strip() == "first | started":
             bao_own.stop()  # the vault goes away while the first job runs
+            api = engine()
+            (running,) = labels.store_containers(api, store_id(home) or "")
+            let_go(api, running["Id"])  # then the first job ends and the second one starts
+            api.close()
             break
     rest, err = proc.communicate(timeout=120)
     output = "".join(seen) + rest + err

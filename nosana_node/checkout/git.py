@@ -1,0 +1,108 @@
+"""The ``checkout/git`` op: a repository at a commit becomes the ``checkout`` artifact.
+
+A pipeline's top-level ``trigger: {repo, commit-sha}`` (the original node's way to name the
+checkout of a local run) compiles to this op first when no workspace is given. The clone runs
+on the host with the job time limit, no prompts, no system git configuration and only the
+``https``, ``http``, ``ssh``, ``git`` and ``file`` transports; it is stopped when the run is
+cancelled, archived (:func:`~nosana_node.checkout.archive.archive_tree`, ``.git`` included, as
+the original node's checkout container left it) and removed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nosana_node.checkout.archive import archive_tree
+from nosana_node.flow.model import Op
+from nosana_node.flow.registry import OpOutcome, OpType
+from nosana_node.flow.results import Reason
+
+if TYPE_CHECKING:
+    from nosana_node.flow.context import OpContext
+
+GIT_PROTOCOLS = "https:http:ssh:git:file"
+OUTPUT_KEPT = 65536  # of git's output, per step, in the op's log
+
+
+def _git_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(GIT_TERMINAL_PROMPT="0", GIT_ALLOW_PROTOCOL=GIT_PROTOCOLS, GIT_CONFIG_NOSYSTEM="1")
+    return env
+
+
+def _arg(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip()) and not value.startswith("-")
+
+
+class GitCheckout(OpType):
+    """Clone ``repo`` at ``commit`` (default: its default branch) as the ``checkout`` artifact."""
+
+    name = "checkout/git"
+
+    def validate(self, args: dict[str, Any]) -> list[str]:
+        problems = []
+        if not _arg(args.get("repo")):
+            problems.append("repo: a repository URL is required")
+        if args.get("commit") is not None and not _arg(args["commit"]):
+            problems.append("commit: a commit, branch or tag name is required")
+        return problems
+
+    def describe(self, op: Op) -> str:
+        commit = op.args.get("commit")
+        return f"{op.id} ({op.args.get('repo')}{'@' + commit if commit else ''})"
+
+    def run(self, ctx: OpContext) -> OpOutcome:
+        repo, commit = ctx.args["repo"], ctx.args.get("commit")
+        git = shutil.which("git")
+        if git is None:
+            return OpOutcome.failed(
+                Reason.ERROR, "git is not installed on this host: cannot check out the trigger"
+            )
+        parent = ctx.settings.home / "tmp"
+        parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="checkout-", dir=parent) as tmp:
+            tree = Path(tmp) / "project"
+            steps = [
+                (f"git clone {repo}", [git, "clone", "--quiet", "--no-checkout", "--", repo, str(tree)]),
+                (
+                    f"git checkout {commit or 'HEAD'}",
+                    [git, "-C", str(tree), "checkout", "--quiet", "--detach", commit or "HEAD", "--"],
+                ),
+            ]
+            for shown, argv in steps:
+                failure = self._step(ctx, shown, argv)
+                if failure is not None:
+                    where = f"{repo}@{commit}" if commit else repo
+                    return OpOutcome.failed(Reason.RESOURCE, f"cannot check out {where}: {failure}")
+            return archive_tree(ctx, tree, "the checkout", f"{repo}@{commit}" if commit else repo)
+
+    def _step(self, ctx: OpContext, shown: str, argv: list[str]) -> str | None:
+        """Run one git command (stopped on cancellation or after the job time limit); None when
+        it succeeded, else why it did not."""
+        ctx.log.note(f"$ {shown}")
+        timeout = ctx.settings.job_timeout
+        with subprocess.Popen(
+            argv, env=_git_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        ) as proc:
+            forget = ctx.cancel.on_cancel(lambda _reason: proc.kill())
+            try:
+                out, err = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+                return f"git timed out after {timeout:g}s"
+            finally:
+                forget()
+        ctx.cancel.check()
+        for stream, data in (("stdout", out), ("stderr", err)):
+            if data:
+                ctx.log.write(stream, data[-OUTPUT_KEPT:])
+        if proc.returncode != 0:
+            lines = err.decode("utf-8", "replace").strip().splitlines()
+            return lines[-1] if lines else f"exit code {proc.returncode}"
+        return None

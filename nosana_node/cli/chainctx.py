@@ -1,0 +1,101 @@
+"""What the chain commands (`job`, `market`) share: network flags, the client, amounts in words.
+
+``--network`` and ``--rpc-url`` override ``:network`` / ``:rpc-url``; with ``--network localnet``
+the local market under ``<home>/localnet`` is found (its URLs, market names and test wallets).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import typer
+
+from nosana_node.cli import options
+
+NETWORK = typer.Option(None, "--network", help="mainnet, devnet or localnet [:network].")
+RPC_URL = typer.Option(None, "--rpc-url", help="Solana JSON-RPC URL [:rpc-url].")
+JSON = options.JSON
+
+NOS_DECIMALS = 6
+SOL_DECIMALS = 9
+
+
+def load(network: str | None, rpc_url: str | None) -> Any:
+    """The loaded configuration of this command, with ``--network`` / ``--rpc-url`` applied."""
+    from nosana_node.config.load import Flag
+    from nosana_node.wiring import load_configuration
+
+    flags: dict[str, Flag] = {}
+    if network is not None:
+        flags["network"] = Flag(network, "--network")
+    if rpc_url is not None:
+        flags["rpc-url"] = Flag(rpc_url, "--rpc-url")
+    return load_configuration(flags=flags)
+
+
+@contextmanager
+def chain(loaded: Any, *, role: str = "client", readonly: bool = False) -> Iterator[Any]:
+    """A chain client for the command, closed (sockets, threads) when it ends."""
+    from nosana_node.wiring import chain_for
+
+    client = chain_for(loaded, role=role, readonly=readonly)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def amount(base_units: int, decimals: int, unit: str) -> str:
+    """``1500000`` (6 decimals) -> ``1.5 NOS``."""
+    whole, frac = divmod(abs(base_units), 10**decimals)
+    text = f"{whole:,}" + (f".{frac:0{decimals}d}".rstrip("0") if frac else "")
+    return f"{'-' if base_units < 0 else ''}{text} {unit}"
+
+
+def nos(base_units: int | None) -> str:
+    return "-" if base_units is None else amount(base_units, NOS_DECIMALS, "NOS")
+
+
+def sol(lamports: int) -> str:
+    return amount(lamports, SOL_DECIMALS, "SOL")
+
+
+def seconds(value: float) -> str:
+    """``1800`` -> ``30m``, ``5400`` -> ``5400s`` (exact, as a timeout was set)."""
+    from nosana_node import units
+
+    return units.duration(float(value))
+
+
+def parse_seconds(text: str, flag: str) -> int:
+    """Whole seconds (at least 1) of a duration flag; one-line UserInputError otherwise."""
+    from nosana_node import units
+    from nosana_node.errors import UserInputError
+
+    try:
+        value = int(units.parse_duration(text))
+    except ValueError as exc:
+        raise UserInputError(f"{flag} {text!r}: expected {exc}") from None
+    if value < 1:
+        raise UserInputError(f"{flag} {text!r}: at least one second")
+    return value
+
+
+def emit(document: Any) -> None:
+    """One JSON document on stdout."""
+    sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def table(rows: list[list[str]], header: list[str]) -> str:
+    """Left-aligned columns (addresses are never cut)."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""What the node knows about its host (GPUs for now)."""
