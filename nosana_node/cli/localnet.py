@@ -15,6 +15,8 @@ from typing import Any
 
 import typer
 
+from nosana_node.localnet.limits import ServerLimits
+
 app = typer.Typer(
     help="Run a local Nosana market: the jobs program in the Solana VM behind JSON-RPC.", no_args_is_help=True
 )
@@ -65,6 +67,20 @@ def start(
         None, "--program-id", help="Address of the jobs program. Default: the mainnet program id."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON line."),
+    max_connections: int = typer.Option(
+        ServerLimits.max_connections,
+        "--max-connections",
+        min=1,
+        max=100_000,
+        help="HTTP and WebSocket connections open at once.",
+    ),
+    read_timeout: float = typer.Option(
+        ServerLimits.read_timeout,
+        "--read-timeout",
+        min=0.1,
+        max=3600,
+        help="Seconds a client may take to send a request (headers or body) or stay idle.",
+    ),
 ) -> None:
     """Serve the local market until Ctrl-C; its state persists in the ledger directory."""
     import asyncio
@@ -83,16 +99,17 @@ def start(
     with Localnet.open(_ledger_dir(ledger), program_id=program, reset=reset) as net:
         rpc = config.ports.rpc if rpc_port is None else rpc_port
         ws = config.ports.ws if ws_port is None else ws_port
-        asyncio.run(_serve(net, host, rpc, ws, as_json))
+        limits = ServerLimits(max_connections=max_connections, read_timeout=read_timeout)
+        asyncio.run(_serve(net, host, rpc, ws, as_json, limits))
 
 
-async def _serve(net: Any, host: str, rpc_port: int, ws_port: int, as_json: bool) -> None:
+async def _serve(net: Any, host: str, rpc_port: int, ws_port: int, as_json: bool, limits: Any) -> None:
     import asyncio
     import signal
 
     from nosana_node.localnet.server import LocalnetServer
 
-    server = LocalnetServer(net.chain, host, rpc_port, ws_port)
+    server = LocalnetServer(net.chain, host, rpc_port, ws_port, limits)
     await server.start()
     served = net.ledger.path / "endpoint.json"  # how clients with --network localnet find us
     try:

@@ -1,23 +1,10 @@
-"""What one client may cost the local market, and the guard that enforces the connection cap.
-
-:class:`ServerLimits` holds every limit the server enforces (the README lists them). The
-connection cap counts HTTP and WebSocket connections together: past it a new connection gets
-``503`` and is closed, and the log says so once (again only after the count has dropped), so
-that open files never run out and the log never floods. Idle connections (no request, or a
-request whose headers or body do not arrive in time) are closed after a timeout.
-"""
+"""What one client may cost the local market: every limit the server enforces, in one place
+(the README lists them; ``localnet start`` flags override two)."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import resource
 from dataclasses import dataclass
-from typing import Any
-
-from aiohttp import web
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -26,8 +13,7 @@ class ServerLimits:
 
     max_body: int = 50 * 1024  # bytes of one JSON-RPC request (413 above), as validators cap it
     max_connections: int = 512  # HTTP and WebSocket connections open at once
-    idle_timeout: float = 10.0  # seconds to send a request's headers, and between requests
-    body_timeout: float = 10.0  # seconds to send a request's body (408 after)
+    read_timeout: float = 10.0  # seconds to send a request's headers, or its body (408), or idle
     ws_max_message: int = 64 * 1024  # bytes of one incoming WebSocket message
     ws_max_queued: int = 4 * 1024 * 1024  # bytes waiting for one subscriber before it is dropped
     read_threads: int = 4  # threads serving heavy reads (getProgramAccounts, batches, ...)
@@ -45,90 +31,3 @@ def raise_open_files(wanted: int) -> int:
         except (ValueError, OSError):
             pass
     return soft
-
-
-_REFUSAL = (
-    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 29\r\n"
-    b"Connection: close\r\n\r\ntoo many connections, retry.\n"
-)
-
-
-class _Refused(asyncio.Protocol):
-    """A connection past the cap: one 503 line, then closed."""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        transport.write(_REFUSAL)
-        transport.close()
-
-
-class _Counted(asyncio.Protocol):
-    """aiohttp's handler for one connection, counted while the connection lives."""
-
-    def __init__(self, inner: Any, guard: ConnectionGuard) -> None:
-        self.inner, self.guard = inner, guard
-        guard.open += 1
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.inner.connection_made(transport)
-
-    def connection_lost(self, exc: BaseException | None) -> None:
-        self.guard.closed()
-        self.inner.connection_lost(exc)
-
-    def data_received(self, data: bytes) -> None:
-        self.inner.data_received(data)
-
-    def eof_received(self) -> bool | None:
-        return self.inner.eof_received()
-
-    def pause_writing(self) -> None:
-        self.inner.pause_writing()
-
-    def resume_writing(self) -> None:
-        self.inner.resume_writing()
-
-
-class ConnectionGuard:
-    """Counts the connections of every site it guards and refuses those past ``limit``."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.open = 0
-        self._refusing = False
-
-    def protocol(self, server: web.Server) -> asyncio.Protocol:
-        if self.open >= self.limit:
-            if not self._refusing:
-                self._refusing = True
-                log.warning(
-                    "local market: %d connections open, the limit (--max-connections): "
-                    "refusing new ones until some close",
-                    self.limit,
-                )
-            return _Refused()
-        return _Counted(server(), self)
-
-    def closed(self) -> None:
-        self.open -= 1
-        if self._refusing and self.open < self.limit * 9 // 10:
-            self._refusing = False
-            log.warning("local market: %d connections open: accepting new ones again", self.open)
-
-
-class GuardedSite(web.TCPSite):
-    """A TCP site whose connections go through a :class:`ConnectionGuard`."""
-
-    def __init__(self, runner: web.BaseRunner, host: str, port: int, guard: ConnectionGuard) -> None:
-        super().__init__(runner, host, port, backlog=256)
-        self._guard = guard
-
-    async def start(self) -> None:
-        await web.BaseSite.start(self)
-        server = self._runner.server
-        assert server is not None
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            lambda: self._guard.protocol(server), self._host, self._port, backlog=self._backlog
-        )
-        self._bound_port = self._server.sockets[0].getsockname()[1] if self._server.sockets else self._port

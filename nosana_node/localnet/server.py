@@ -31,7 +31,8 @@ from aiohttp import WSMsgType, web
 from nosana_node.errors import UserInputError
 from nosana_node.localnet.chain import LedgerUnavailable, LocalChain
 from nosana_node.localnet.encoding import RpcError
-from nosana_node.localnet.limits import ConnectionGuard, GuardedSite, ServerLimits, raise_open_files
+from nosana_node.localnet.guard import ConnectionGuard, GuardedSite
+from nosana_node.localnet.limits import ServerLimits, raise_open_files
 from nosana_node.localnet.params import dumps, error, parse_body
 from nosana_node.localnet.rpc import RpcMethods
 from nosana_node.localnet.subscriptions import Subscriptions
@@ -112,7 +113,12 @@ class LocalnetServer:
     # -- lifecycle --------------------------------------------------------------------------------
     async def start(self) -> None:
         """Bind both ports (0 picks a free one) and start serving."""
-        raise_open_files(2 * self.limits.max_connections + 256)
+        files = raise_open_files(self.limits.max_connections + 256)
+        if self.limits.max_connections > files - 128:  # keep files for the ledger, threads, logs
+            self.guard.limit = max(16, files - 128)
+            log.warning(
+                "local market: %d open files allowed: at most %d connections", files, self.guard.limit
+            )
         http = web.Application()
         http.router.add_post("/", self._http)
         http.router.add_get("/health", self._health)
@@ -127,7 +133,7 @@ class LocalnetServer:
 
     async def _bind(self, app: web.Application, port: int, flag: str) -> int:
         runner = web.AppRunner(
-            app, access_log=None, handle_signals=False, keepalive_timeout=self.limits.idle_timeout
+            app, access_log=None, handle_signals=False, keepalive_timeout=self.limits.read_timeout
         )
         await runner.setup()
         try:
@@ -175,7 +181,7 @@ class LocalnetServer:
             except LedgerUnavailable as exc:
                 if not self._failing:
                     self._failing = True
-                    log.error("local market: %s", exc)
+                    log.error("%s", exc)
                 continue
             except Exception:
                 log.exception("local market: slot commit failed")
@@ -206,7 +212,7 @@ class LocalnetServer:
             return b"".join(chunks)
 
         try:
-            return await asyncio.wait_for(read(), self.limits.body_timeout)
+            return await asyncio.wait_for(read(), self.limits.read_timeout)
         except TimeoutError:
             raise web.HTTPRequestTimeout(
                 text="request body too slow", headers={"Connection": "close"}

@@ -29,6 +29,9 @@ from nosana_node.localnet.server import ServerThread
 
 T = TypeVar("T")
 
+#: One HTTP client for the tests' calls (httpx.post builds a client, TLS context included, per call).
+HTTP = httpx.Client()
+
 #: Reads that see a transaction as soon as it has run (the default, finalized, waits for a commit).
 CONFIRMED = {"commitment": "confirmed"}
 
@@ -61,7 +64,7 @@ class Served:
     def raw(self, method: str, *params: Any) -> dict[str, Any]:
         """One raw JSON-RPC call; the whole response object."""
         body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}
-        return httpx.post(self.rpc_url, json=body, timeout=30).json()
+        return HTTP.post(self.rpc_url, json=body, timeout=30).json()
 
     def result(self, method: str, *params: Any) -> Any:
         response = self.raw(method, *params)

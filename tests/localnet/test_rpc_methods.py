@@ -17,7 +17,7 @@ from solders.system_program import TransferParams, transfer
 from solders.transaction import Transaction
 
 from tests.localnet import spec_client as spec
-from tests.localnet.conftest import CONFIRMED, Served, run
+from tests.localnet.conftest import CONFIRMED, HTTP, Served, run
 
 MARKET_SIZE = 8 + 168 + 314 * 32
 
@@ -245,13 +245,12 @@ def test_cluster_methods_and_protocol_errors(served: Served) -> None:
     assert served.result("getBalance", str(fresh), CONFIRMED)["value"] == 5 * 10**9
     assert served.raw("requestAirdrop", str(fresh), 0)["error"]["code"] == -32602
     assert served.raw("noSuchMethod")["error"] == {"code": -32601, "message": "Method not found"}
-    import httpx
 
-    parse = httpx.post(
+    parse = HTTP.post(
         served.rpc_url, content=b"{not json", headers={"content-type": "application/json"}
     ).json()
     assert parse["error"]["code"] == -32700
-    batch = httpx.post(
+    batch = HTTP.post(
         served.rpc_url,
         json=[
             {"jsonrpc": "2.0", "id": 1, "method": "getSlot"},
@@ -259,7 +258,7 @@ def test_cluster_methods_and_protocol_errors(served: Served) -> None:
         ],
     ).json()
     assert [r["id"] for r in batch] == [1, 2] and batch[1]["result"] == "ok"
-    assert httpx.get(served.rpc_url + "/health").text == "ok"
+    assert HTTP.get(served.rpc_url + "/health").text == "ok"
 
 
 def test_concurrent_clients_are_served_safely(served: Served) -> None:
