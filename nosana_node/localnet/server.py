@@ -133,7 +133,11 @@ class LocalnetServer:
 
     async def _bind(self, app: web.Application, port: int, flag: str) -> int:
         runner = web.AppRunner(
-            app, access_log=None, handle_signals=False, keepalive_timeout=self.limits.read_timeout
+            app,
+            access_log=None,
+            handle_signals=False,
+            keepalive_timeout=self.limits.read_timeout,  # no request (or no headers) in time: closed
+            lingering_time=min(1.0, self.limits.read_timeout),  # after a 408 or 413: closed soon
         )
         await runner.setup()
         try:
