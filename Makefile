@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: help venv engine images clang demo test lint format localnet program bench clean
+.PHONY: help venv engine images clang node-deps demo test lint format localnet program bench clean
 
 help:
 	@echo "make demo     run pipelines/artifacts.yml on the local Docker engine"
@@ -32,10 +32,13 @@ images: engine
 clang:
 	bash scripts/ensure-clang.sh
 
+node-deps:
+	bash scripts/ensure-node-deps.sh
+
 demo: venv images
 	$(BIN)/nosana-node pipeline run pipelines/artifacts.yml
 
-test: venv images clang
+test: venv images clang node-deps
 	$(BIN)/pytest -q
 
 lint: venv
