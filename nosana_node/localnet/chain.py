@@ -46,7 +46,7 @@ from solders.transaction_status import TransactionErrorFieldless
 from nosana_node.chain.addresses import SYSTEM_PROGRAM, TOKEN_PROGRAM
 from nosana_node.errors import ChainError
 from nosana_node.localnet.clock import SLOT_SECONDS, SlotClock
-from nosana_node.localnet.encoding import mint_decimals
+from nosana_node.localnet.encoding import TOKEN_PROGRAMS, mint_decimals
 from nosana_node.localnet.ledger import Block, Commit, Ledger, StoredTransaction
 from nosana_node.localnet.records import LAMPORTS_PER_SIGNATURE, build_record
 
@@ -412,12 +412,16 @@ class LocalChain:
         self._emit(events)
 
     def _index(self, key: Pubkey, account: Account | None) -> None:
-        old = self._owner_of.pop(key, None)
+        owner = account.owner if account is not None else None
+        old = self._owner_of.get(key)
+        if old == owner:
+            return
         if old is not None:
+            del self._owner_of[key]
             self._by_owner[old].discard(key)
-        if account is not None:
-            self._owner_of[key] = account.owner
-            self._by_owner.setdefault(account.owner, set()).add(key)
+        if owner is not None:
+            self._owner_of[key] = owner
+            self._by_owner.setdefault(owner, set()).add(key)
 
     def _touch(self, keys: Iterable[Pubkey]) -> dict[Pubkey, Account | None]:
         """Re-read written accounts: index them, remember them for the next commit, and store
@@ -505,30 +509,39 @@ class LocalChain:
     def _execute(self, vtx: VersionedTransaction, preflight: bool, events: list[Event]) -> Receipt:
         message = vtx.message
         keys = list(message.account_keys)
-        pre = [_closed(self._svm.get_account(k)) for k in keys]
-        result = self._svm.send_transaction(vtx)
+        svm = self._svm
+        payer_before = svm.get_account(keys[0])
+        pre = [svm.get_balance(k) or 0 for k in keys]
+        token_keys = [i for i, k in enumerate(keys) if self._owner_of.get(k) in TOKEN_PROGRAMS]
+        pre_tokens = {i: svm.get_account(keys[i]) for i in token_keys}
+        result = svm.send_transaction(vtx)
         failed = callable(getattr(result, "err", None))
         meta = result.meta() if failed else result
         err = result.err() if failed else None
         logs, units = list(meta.logs()), meta.compute_units_consumed()
-        payer_after = self._svm.get_balance(keys[0]) or 0
-        landed = not failed or payer_after != (pre[0].lamports if pre[0] else 0)
+        landed = not failed or (svm.get_balance(keys[0]) or 0) != pre[0]
         signature = vtx.signatures[0]
-        if failed and landed and preflight and pre[0] is not None:
-            self._svm.set_account(keys[0], pre[0])  # preflight refuses it: undo the fee
+        if failed and landed and preflight and payer_before is not None:
+            svm.set_account(keys[0], payer_before)  # preflight refuses it: undo the fee
             landed = False
         if landed:
             changed = self._touch(_writable_keys(message))
-            post = [changed.get(k, a) for k, a in zip(keys, pre, strict=True)]
+            post = [
+                (changed[k].lamports if changed[k] else 0) if k in changed else before
+                for k, before in zip(keys, pre, strict=True)
+            ]
+            token_keys += [
+                i for i, k in enumerate(keys) if k in changed and self._owner_of.get(k) in TOKEN_PROGRAMS
+            ]
+            post_tokens = {i: changed.get(keys[i], pre_tokens.get(i)) for i in sorted(set(token_keys))}
             record = build_record(
                 vtx,
                 slot=self._slot,
-                block_time=int(self._svm.get_clock().unix_timestamp),
+                block_time=int(svm.get_clock().unix_timestamp),
                 err=error_json(err),
                 metadata=meta,
-                pre=pre,
-                post=post,
-                decimals_of=self.decimals,
+                balances=(pre, post),
+                tokens=({i: pre_tokens[i] for i in sorted(pre_tokens)}, post_tokens),
             )
             stored = self._remember(signature, record, keys)
             events.append(AccountsChanged(self._slot, changed))

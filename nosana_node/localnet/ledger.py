@@ -142,6 +142,9 @@ class Ledger:
             self._db.execute("PRAGMA synchronous=FULL")  # fsync the WAL on every commit
             self._db.executescript(_SCHEMA)
             self._check_layout()
+            self._next_seq = int(
+                self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM transactions").fetchone()[0]
+            )
             self._reader = self._connect()
             self._reader.execute("PRAGMA query_only=ON")
             self._read_lock = threading.Lock()
@@ -282,42 +285,40 @@ class Ledger:
     def commit(self, batch: Commit) -> None:
         """Write ``batch`` in one transaction, durably; ChainError (nothing written) on failure."""
         db = self._db
+        closed = [(bytes(k),) for k, a in batch.accounts.items() if a is None or a.lamports == 0]
+        live = [
+            (
+                bytes(k),
+                a.lamports,
+                bytes(a.owner),
+                int(a.executable),
+                min(a.rent_epoch, 2**63 - 1),
+                bytes(a.data),
+            )
+            for k, a in batch.accounts.items()
+            if a is not None and a.lamports != 0
+        ]
+        first = self._next_seq
+        rows, addresses = [], []
+        for seq, t in enumerate(batch.transactions, start=first):
+            err = t.record.get("err")
+            rows.append(
+                (
+                    seq,
+                    t.signature,
+                    t.slot,
+                    None if err is None else json.dumps(err),
+                    t.record.get("blockTime") or 0,
+                    json.dumps(t.record, separators=(",", ":")),
+                )
+            )
+            addresses.extend((address, seq) for address in t.addresses)
         try:
             db.execute("BEGIN")
-            for key, account in batch.accounts.items():
-                if account is None or account.lamports == 0:
-                    db.execute("DELETE FROM accounts WHERE pubkey = ?", (bytes(key),))
-                else:
-                    db.execute(
-                        "INSERT OR REPLACE INTO accounts VALUES (?, ?, ?, ?, ?, ?)",
-                        (
-                            bytes(key),
-                            account.lamports,
-                            bytes(account.owner),
-                            int(account.executable),
-                            min(account.rent_epoch, 2**63 - 1),
-                            bytes(account.data),
-                        ),
-                    )
-            for t in batch.transactions:
-                err = t.record.get("err")
-                cursor = db.execute(
-                    "INSERT OR IGNORE INTO transactions (signature, slot, err, block_time, record) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (
-                        t.signature,
-                        t.slot,
-                        None if err is None else json.dumps(err),
-                        t.record.get("blockTime") or 0,
-                        json.dumps(t.record, separators=(",", ":")),
-                    ),
-                )
-                if cursor.rowcount:
-                    seq = cursor.lastrowid
-                    db.executemany(
-                        "INSERT OR IGNORE INTO address_signatures VALUES (?, ?)",
-                        ((address, seq) for address in t.addresses),
-                    )
+            db.executemany("DELETE FROM accounts WHERE pubkey = ?", closed)
+            db.executemany("INSERT OR REPLACE INTO accounts VALUES (?, ?, ?, ?, ?, ?)", live)
+            db.executemany("INSERT OR IGNORE INTO transactions VALUES (?, ?, ?, ?, ?, ?)", rows)
+            db.executemany("INSERT OR IGNORE INTO address_signatures VALUES (?, ?)", addresses)
             db.executemany(
                 "INSERT OR REPLACE INTO blocks VALUES (?, ?, ?, ?, ?)",
                 ((b.slot, b.parent, b.blockhash, b.previous_blockhash, b.block_time) for b in batch.blocks),
@@ -328,6 +329,7 @@ class Ledger:
             with contextlib.suppress(sqlite3.Error):  # the failure may have ended the transaction
                 db.execute("ROLLBACK")
             raise ChainError(f"cannot write the ledger {self.path}: {exc}") from None
+        self._next_seq = first + len(rows)
 
     # -- keypairs ---------------------------------------------------------------------------------
     def keypair_path(self, name: str) -> Path:

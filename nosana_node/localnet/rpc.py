@@ -360,7 +360,8 @@ class RpcMethods:
         cfg = p.config(params, 1)
         tx = decode_transaction(params[0], cfg.get("encoding") or "base58")
         p.commitment({"commitment": cfg.get("preflightCommitment")})
-        p.min_context_slot(cfg, self.chain.slot)
+        if cfg.get("minContextSlot") is not None:
+            p.min_context_slot(cfg, self.chain.slot)
         if "maxRetries" in cfg and cfg["maxRetries"] is not None:
             p.uint(cfg["maxRetries"], "maxRetries")
         preflight = not cfg.get("skipPreflight", False)
@@ -441,7 +442,9 @@ class RpcMethods:
         record = self.chain.transaction(signature, finalized=finalized)
         if record is None:
             return None
-        found = transaction_with_meta(record, encoding, cfg.get("maxSupportedTransactionVersion"))
+        found = transaction_with_meta(
+            record, encoding, cfg.get("maxSupportedTransactionVersion"), self._decimals
+        )
         return {"blockTime": record["blockTime"], "slot": record["slot"], **found}
 
     def rpc_getSignaturesForAddress(self, params: list[Any]) -> list[dict[str, Any]]:
@@ -500,9 +503,11 @@ class RpcMethods:
         }
         max_version = cfg.get("maxSupportedTransactionVersion")
         if details == "full":
-            result["transactions"] = [transaction_with_meta(r, encoding, max_version) for r in records]
+            result["transactions"] = [
+                transaction_with_meta(r, encoding, max_version, self._decimals) for r in records
+            ]
         elif details == "accounts":
-            result["transactions"] = [_accounts_only(r, max_version) for r in records]
+            result["transactions"] = [_accounts_only(r, max_version, self._decimals) for r in records]
         elif details == "signatures":
             result["signatures"] = [
                 encode_transaction(base64.b64decode(r["tx"]), "json")["signatures"][0] for r in records
@@ -520,9 +525,11 @@ class RpcMethods:
         return found[0].block_time
 
 
-def _accounts_only(record: dict[str, Any], max_version: Any) -> dict[str, Any]:
+def _accounts_only(
+    record: dict[str, Any], max_version: Any, decimals_of: Callable[[Pubkey], int | None]
+) -> dict[str, Any]:
     """A transaction as ``transactionDetails: "accounts"`` gives it."""
-    full = transaction_with_meta(record, "jsonParsed", max_version)
+    full = transaction_with_meta(record, "jsonParsed", max_version, decimals_of)
     meta = full["meta"]
     return {
         **({"version": full["version"]} if "version" in full else {}),

@@ -203,24 +203,26 @@ class LocalnetServer:
     async def _body(self, request: web.Request) -> bytes:
         """The request body, within the size and time limits (413 / 408 otherwise)."""
         limit = self.limits.max_body
-        if request.content_length is not None and request.content_length > limit:
-            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
-
-        async def read() -> bytes:
-            chunks, size = [], 0
-            while chunk := await request.content.read(64 * 1024):
-                size += len(chunk)
-                if size > limit:
-                    raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=size)
-                chunks.append(chunk)
-            return b"".join(chunks)
-
+        length = request.content_length
+        if length is not None and length > limit:
+            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=length)
         try:
-            return await asyncio.wait_for(read(), self.limits.read_timeout)
+            async with asyncio.timeout(self.limits.read_timeout):
+                if length is not None:
+                    return await request.content.readexactly(length)
+                chunks, size = [], 0
+                while chunk := await request.content.read(64 * 1024):
+                    size += len(chunk)
+                    if size > limit:
+                        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=size)
+                    chunks.append(chunk)
+                return b"".join(chunks)
         except TimeoutError:
             raise web.HTTPRequestTimeout(
                 text="request body too slow", headers={"Connection": "close"}
             ) from None
+        except asyncio.IncompleteReadError:
+            raise web.HTTPBadRequest(text="request body shorter than its Content-Length") from None
 
     async def _http(self, request: web.Request) -> web.Response:
         body = await self._body(request)

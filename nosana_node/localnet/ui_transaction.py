@@ -10,6 +10,7 @@ compute units (see :mod:`.records`).
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from typing import Any
 
 import based58
@@ -19,6 +20,7 @@ from solders.transaction import VersionedTransaction
 
 from nosana_node.localnet.encoding import RpcError
 from nosana_node.localnet.parsed import parse_instruction
+from nosana_node.localnet.records import token_balances
 
 ENCODINGS = ("json", "jsonParsed", "base64", "base58")
 
@@ -103,8 +105,11 @@ def encode_transaction(raw: bytes, encoding: str) -> Any:
     return {"message": ui, "signatures": [str(s) for s in tx.signatures]}
 
 
-def encode_meta(record: dict[str, Any], raw: bytes, encoding: str) -> dict[str, Any]:
+def encode_meta(
+    record: dict[str, Any], raw: bytes, encoding: str, decimals_of: Callable[[Pubkey], int | None]
+) -> dict[str, Any]:
     """The ``meta`` field of a landed transaction."""
+    pre_tokens, post_tokens = record.get("tokens", ([], []))
     err = record["err"]
     inner = record.get("innerInstructions", [])
     if encoding == "jsonParsed":
@@ -132,9 +137,9 @@ def encode_meta(record: dict[str, Any], raw: bytes, encoding: str) -> dict[str, 
         "innerInstructions": inner,
         "logMessages": record["logs"],
         "postBalances": record["postBalances"],
-        "postTokenBalances": record.get("postTokenBalances", []),
+        "postTokenBalances": token_balances(post_tokens, decimals_of),
         "preBalances": record["preBalances"],
-        "preTokenBalances": record.get("preTokenBalances", []),
+        "preTokenBalances": token_balances(pre_tokens, decimals_of),
         "rewards": [],
         "status": {"Ok": None} if err is None else {"Err": err},
     }
@@ -158,11 +163,15 @@ def check_version(raw: bytes, max_version: Any) -> str | int:
     return version
 
 
-def transaction_with_meta(record: dict[str, Any], encoding: str, max_version: Any) -> dict[str, Any]:
-    """``{"transaction", "meta"[, "version"]}`` of a record, as getTransaction and getBlock give it."""
+def transaction_with_meta(
+    record: dict[str, Any], encoding: str, max_version: Any, decimals_of: Callable[[Pubkey], int | None]
+) -> dict[str, Any]:
+    """``{"transaction", "meta"[, "version"]}`` of a record, as getTransaction and getBlock give
+    it (``decimals_of`` gives a mint's decimals, for token balances)."""
     raw = base64.b64decode(record["tx"])
     version = check_version(raw, max_version)
-    found = {"meta": encode_meta(record, raw, encoding), "transaction": encode_transaction(raw, encoding)}
+    meta = encode_meta(record, raw, encoding, decimals_of)
+    found = {"meta": meta, "transaction": encode_transaction(raw, encoding)}
     if max_version is not None:
         found["version"] = version
     return found

@@ -92,7 +92,8 @@ def test_the_official_sdk_runs_a_job_and_reads_stakes_nodes_and_parsed_transacti
         out = json.loads(done.stdout.strip().splitlines()[-1])
         # the jobs program, through the IDL the SDK read from chain
         assert out["market"]["vault"] == default["vault"] and out["market"]["jobPrice"] == "0"
-        job_account = market.result("getAccountInfo", out["listed"]["job"], {"encoding": "base64"})["value"]
+        confirmed = {"encoding": "base64", "commitment": "confirmed"}
+        job_account = market.result("getAccountInfo", out["listed"]["job"], confirmed)["value"]
         job = JobAccount.decode(base64.b64decode(job_account["data"][0]))
         assert (
             job.state == 2
