@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: help venv engine images clang node-deps demo test lint format localnet program bench clean
+.PHONY: help venv engine images clang ipfs node-deps demo test lint format localnet program bench clean
 
 help:
 	@echo "make demo     run pipelines/artifacts.yml on the local Docker engine"
@@ -25,6 +25,7 @@ $(VENV)/.installed: pyproject.toml
 
 engine:
 	bash scripts/ensure-docker.sh
+	bash scripts/ensure-iptables.sh
 
 images: engine
 	bash scripts/build-images.sh
@@ -32,13 +33,16 @@ images: engine
 clang:
 	bash scripts/ensure-clang.sh
 
+ipfs:
+	bash scripts/ensure-ipfs.sh >/dev/null
+
 node-deps:
 	bash scripts/ensure-node-deps.sh
 
 demo: venv images
 	$(BIN)/nosana-node pipeline run pipelines/artifacts.yml
 
-test: venv images clang node-deps
+test: venv images clang ipfs node-deps
 	$(BIN)/pytest -q
 
 lint: venv

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from nosana_node.config.schema import PULL_POLICIES, DockerConfig, StorageConfig
+from nosana_node.docker.network import check_mode
 from nosana_node.errors import ConfigError
 
 _DOCKER = DockerConfig()
@@ -40,7 +41,9 @@ class RunnerSettings:
         pull_policy: ``always`` | ``if-not-present`` | ``never``.
         gpus: GPU request for job containers: ``None`` (none, the default), ``-1`` (all) or a
             count. Passed to Docker as a device request with the ``gpu`` capability.
-        network: Docker network mode of job containers (``bridge``, ``none``, a network name).
+        network: network of job containers: ``isolated`` (the node's own, away from the host's
+            services), ``bridge``, ``none`` or a Docker network name
+            (:mod:`nosana_node.docker.network`; ``host`` is refused).
     """
 
     home: Path
@@ -67,6 +70,8 @@ class RunnerSettings:
                 problems.append(f"{name} must be positive, got {getattr(self, name)!r}")
         if self.gpus is not None and (self.gpus == 0 or self.gpus < -1):
             problems.append(f"gpus must be -1 (all) or a positive count, got {self.gpus!r}")
+        if (network_problem := check_mode(self.network)) is not None:
+            problems.append(network_problem)
         if problems:
             raise ConfigError("; ".join(problems))
 

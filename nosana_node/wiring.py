@@ -11,6 +11,7 @@ Each part has one function that takes the loaded configuration and returns it bu
 - :func:`runner_settings`: what the runtime reads (:class:`~nosana_node.settings.RunnerSettings`);
 - :func:`vault_for`: the secret backend (connects on first use); :func:`secrets_for`: that
   backend as a run resolves secrets (with ``nosana/secret`` values);
+- :func:`storage_for`: the content store (job documents and results by IPFS CID);
 - :func:`op_types`: the op types this application runs (built-in ones, then those of installed
   packages' ``nosana_node.ops`` entry points, loaded when a flow names one that is not built in);
 - :func:`flow_runner`: all of the above, ready to run flows;
@@ -39,8 +40,10 @@ if TYPE_CHECKING:
     from nosana_node.flow.events import Reporter
     from nosana_node.flow.registry import OpRegistry, OpType
     from nosana_node.flow.runner import FlowRunner
+    from nosana_node.jobdef.settings import JobdefSettings
     from nosana_node.secrets.refs import SecretResolver
     from nosana_node.settings import RunnerSettings
+    from nosana_node.storage.base import Storage
     from nosana_node.vault.base import Vault
 
 #: entry-point group through which installed packages add op types
@@ -93,6 +96,14 @@ def secrets_for(loaded: LoadedConfig) -> SecretResolver:
     return secret_resolver(loaded.config, loaded.file)
 
 
+def storage_for(loaded: LoadedConfig, *, backend: str | None = None) -> Storage:
+    """The content store (IPFS CIDv0) the configuration selects: ``:storage :backend``, or
+    ``backend``; the local market's endpoint on the localnet network by default."""
+    from nosana_node.storage import open_storage
+
+    return open_storage(loaded.config, backend=backend, config_file=loaded.file)
+
+
 def _plugin_op_types() -> Iterable[OpType]:
     from importlib.metadata import entry_points
 
@@ -100,15 +111,44 @@ def _plugin_op_types() -> Iterable[OpType]:
         yield entry.load()()
 
 
-def op_types() -> OpRegistry:
-    """The op types the node runs: ``docker/run``, ``checkout/local``, ``checkout/git``, then
-    plugins."""
+def jobdef_settings(config: NodeConfig) -> JobdefSettings:
+    """What the op types of job definitions read (``:jobdef``)."""
+    from nosana_node.jobdef.settings import JobdefSettings
+    from nosana_node.resources.settings import ResourceSettings
+
+    j = config.jobdef
+    resources = ResourceSettings(
+        s3_endpoint=j.s3_endpoint,
+        mirrors=dict(j.mirrors),
+        hf_endpoint=j.hf_endpoint,
+        ollama_registry=j.ollama_registry,
+        max_bytes=j.max_resource_size,
+    )
+    return JobdefSettings(
+        publish_address=j.publish_address,
+        health_interval=j.health_interval,
+        continuous_interval=j.continuous_interval,
+        health_timeout=j.health_timeout,
+        resources=resources,
+        s3_credentials=dict(j.s3_credentials),
+    )
+
+
+def op_types(config: NodeConfig | None = None) -> OpRegistry:
+    """The op types the node runs: ``docker/run``, ``checkout/local``, ``checkout/git``,
+    ``container/run`` and ``container/create-volume`` (job definitions, with ``config``'s
+    ``:jobdef`` settings), then plugins."""
     from nosana_node.checkout.git import GitCheckout
     from nosana_node.checkout.local import LocalCheckout
+    from nosana_node.docker.container_op import ContainerRun, CreateVolume
     from nosana_node.docker.run_op import DockerRun
     from nosana_node.flow.registry import OpRegistry
 
-    return OpRegistry([DockerRun(), LocalCheckout(), GitCheckout()], plugins=_plugin_op_types)
+    jobdef = jobdef_settings(config) if config is not None else None
+    return OpRegistry(
+        [DockerRun(), LocalCheckout(), GitCheckout(), ContainerRun(jobdef), CreateVolume()],
+        plugins=_plugin_op_types,
+    )
 
 
 def flow_runner(
@@ -124,7 +164,7 @@ def flow_runner(
 
     return FlowRunner(
         runner_settings(loaded.config),
-        op_types(),
+        op_types(loaded.config),
         secrets=secrets_for(loaded),
         reporter=reporter,
         context=context,

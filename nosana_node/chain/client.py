@@ -24,7 +24,7 @@ from solders.pubkey import Pubkey
 from spl.token.instructions import create_idempotent_associated_token_account
 
 from nosana_node.chain import pda
-from nosana_node.chain.access import find_access_nft
+from nosana_node.chain.access import AccessNft, find_access_nft
 from nosana_node.chain.accounts import (
     DecodeError,
     JobAccount,
@@ -244,9 +244,26 @@ class ChainClient:
         return self.rpc.token_balance(self.nos_account(owner))
 
     # -- sending ----------------------------------------------------------------------------------
-    def _send(self, action: str, instructions: list[Instruction], signers: Sequence[Keypair] = ()) -> str:
+    def _send(
+        self,
+        action: str,
+        instructions: list[Instruction],
+        signers: Sequence[Keypair] = (),
+        on_signed: Callable[[str], None] | None = None,
+    ) -> str:
         self.program  # noqa: B018 - error names come from the IDL
-        return self.provider.send(instructions, signers, action=action)
+        return self.provider.send(instructions, signers, action=action, on_signed=on_signed)
+
+    def signature_status(self, signature: str) -> dict[str, Any] | None:
+        """``{"err": None | error, "slot": ...}`` of a transaction, None when never seen."""
+        return self.provider.status(signature)
+
+    def access_nft(self, market: MarketAccount) -> AccessNft | None:
+        """The wallet's NFT admitting it to a key-gated market (None: none held, or the market
+        is open - check ``market.node_access_key`` first)."""
+        if market.node_access_key == OPEN_ACCESS_KEY:
+            return None
+        return find_access_nft(self.rpc, self.wallet, market.node_access_key)
 
     def _ensure_token_accounts(self, owners: Sequence[Pubkey]) -> list[Instruction]:
         """Create-if-missing instructions for the NOS accounts of ``owners`` (paid by the wallet)."""
@@ -288,7 +305,7 @@ class ChainClient:
         if account.node_access_key == OPEN_ACCESS_KEY:
             # any token account and any account will do: the node's NOS account and itself
             return {"stake": self.stake_address(), "nft": self.nos_account(), "metadata": self.wallet}
-        nft = find_access_nft(self.rpc, self.wallet, account.node_access_key)
+        nft = self.access_nft(account)
         if nft is None:
             raise UserInputError(
                 f"market {market} admits holders of the access key {account.node_access_key} only; "
@@ -434,9 +451,17 @@ class ChainClient:
         signature = self._send("claim", [*pre, self.program.instruction("claim", accounts)], [run])
         return Worked(run.pubkey(), signature, job)
 
-    def finish(self, job: Pubkey, ipfs_result: bytes, *, run: Pubkey | None = None) -> str:
+    def finish(
+        self,
+        job: Pubkey,
+        ipfs_result: bytes,
+        *,
+        run: Pubkey | None = None,
+        on_signed: Callable[[str], None] | None = None,
+    ) -> str:
         """Post the result digest of a job this node runs; the node is paid into its NOS
-        account (created first when missing). The account list is the chain IDL's (10 or 11)."""
+        account (created first when missing). The account list is the chain IDL's (10 or 11).
+        ``on_signed(signature)`` before each send (see :meth:`Provider.send`)."""
         if len(ipfs_result) != 32 or not any(ipfs_result):
             raise UserInputError("the result digest must be 32 bytes, not all zero")
         account = self._require_job(job)
@@ -457,13 +482,15 @@ class ChainClient:
             "token_program": TOKEN_PROGRAM,
         }
         ix = self.program.instruction("finish", accounts, ipfs_result=ipfs_result)
-        return self._send("finish", [*pre, ix])
+        return self._send("finish", [*pre, ix], on_signed=on_signed)
 
-    def quit(self, job: Pubkey, *, run: Pubkey | None = None) -> str:
+    def quit(
+        self, job: Pubkey, *, run: Pubkey | None = None, on_signed: Callable[[str], None] | None = None
+    ) -> str:
         """Give a running job up: it is Stopped and another node may claim it."""
         run, run_account = self._my_run(job, run)
         accounts = {"job": job, "run": run, "payer": run_account.payer, "authority": self.wallet}
-        return self._send("quit", [self.program.instruction("quit", accounts)])
+        return self._send("quit", [self.program.instruction("quit", accounts)], on_signed=on_signed)
 
     # -- watching ---------------------------------------------------------------------------------
     def watch_runs(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from solders.pubkey import Pubkey
 
@@ -111,8 +111,18 @@ class Chain(Protocol):
     def work(self, market: Pubkey) -> Worked: ...
     def stop(self, market: Pubkey) -> str: ...
     def claim(self, job: Pubkey) -> Worked: ...
-    def finish(self, job: Pubkey, ipfs_result: bytes, *, run: Pubkey | None = None) -> str: ...
-    def quit(self, job: Pubkey, *, run: Pubkey | None = None) -> str: ...
+    def finish(
+        self,
+        job: Pubkey,
+        ipfs_result: bytes,
+        *,
+        run: Pubkey | None = None,
+        on_signed: Callable[[str], None] | None = None,
+    ) -> str: ...
+    def quit(
+        self, job: Pubkey, *, run: Pubkey | None = None, on_signed: Callable[[str], None] | None = None
+    ) -> str: ...
+    def signature_status(self, signature: str) -> dict[str, Any] | None: ...
 
     # watching
     def watch_runs(

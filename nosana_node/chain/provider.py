@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,11 +136,18 @@ class Provider:
 
     # -- sending ----------------------------------------------------------------------------------
     def send(
-        self, instructions: Sequence[Instruction], signers: Sequence[Keypair] = (), *, action: str
+        self,
+        instructions: Sequence[Instruction],
+        signers: Sequence[Keypair] = (),
+        *,
+        action: str,
+        on_signed: Callable[[str], None] | None = None,
     ) -> str:
         """Send and confirm; the signature of the transaction that landed.
 
-        ``action`` names what is done in error messages (``finish``). Raises
+        ``action`` names what is done in error messages (``finish``); ``on_signed(signature)``
+        is called with each signed transaction before it is first sent (a crash-safe caller
+        saves it, and after a restart asks :meth:`status` before sending again). Raises
         :class:`TransactionFailed` (refused or failed on chain), :class:`ConfirmationTimeout`
         (rebuilt ``max_rebuilds`` times without landing) or a transport failure once the
         connection's retry budget is spent.
@@ -151,6 +158,8 @@ class Provider:
             blockhash, last_valid = self.connection.latest_blockhash()
             tx = Transaction(keypairs, Message(body, self.wallet.pubkey()), blockhash)
             signature = str(tx.signatures[0])
+            if on_signed is not None:
+                on_signed(signature)
             try:
                 self._submit(bytes(tx), signature, action)
                 if self._confirm(signature, last_valid, action):
@@ -221,8 +230,11 @@ class Provider:
         finally:
             waiter.close()
 
-    def _status(self, signature: str) -> dict[str, Any] | None:
+    def status(self, signature: str) -> dict[str, Any] | None:
+        """The status of a signature (``{"err": ..., "slot": ...}``), None when never seen."""
         return self.connection.signature_statuses([signature])[0]
+
+    _status = status
 
     def _landed(self, signature: str, status: dict[str, Any], action: str) -> bool:
         err = status.get("err")

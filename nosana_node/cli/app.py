@@ -17,14 +17,17 @@ from nosana_node import __version__
 from nosana_node.cli import config as config_cli
 from nosana_node.cli import flow as flow_cli
 from nosana_node.cli import job as job_cli
+from nosana_node.cli import job_run as job_run_cli
 from nosana_node.cli import job_validate as job_validate_cli
 from nosana_node.cli import localnet as localnet_cli
 from nosana_node.cli import market as market_cli
 from nosana_node.cli import pipeline as pipeline_cli
+from nosana_node.cli import storage as storage_cli
 from nosana_node.cli import vault as vault_cli
 from nosana_node.config.options import ConfigOptions, remember
 from nosana_node.errors import NosanaError
 from nosana_node.secrets.masking import process_masker
+from nosana_node.terminal import neutralise
 
 app = typer.Typer(
     name="nosana-node",
@@ -41,7 +44,9 @@ app.add_typer(market_cli.app, name="market")
 app.add_typer(localnet_cli.app, name="localnet")
 app.add_typer(config_cli.app, name="config")
 app.add_typer(vault_cli.app, name="vault")
+app.add_typer(storage_cli.app, name="storage")
 job_validate_cli.register(job_cli.app)
+job_run_cli.register(job_cli.app)
 
 
 def _version(value: bool) -> None:
@@ -81,7 +86,7 @@ def _root(
 
 def fail(message: str, code: int) -> None:
     """Print one masked error line to stderr and exit with ``code``."""
-    line = " ".join(process_masker().mask(message).split())
+    line = neutralise(" ".join(process_masker().mask(message).split()))
     print(f"error: {line}", file=sys.stderr)
     raise SystemExit(code)
 

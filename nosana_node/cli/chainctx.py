@@ -16,8 +16,25 @@ import typer
 
 from nosana_node.cli import options
 
-NETWORK = typer.Option(None, "--network", help="mainnet, devnet or localnet [:network].")
-RPC_URL = typer.Option(None, "--rpc-url", help="Solana JSON-RPC URL [:rpc-url].")
+
+def setting(flag: str, key: str, metavar: str) -> Any:
+    """An option standing for configuration key ``key``: its meaning and default from the schema."""
+    from nosana_node.config.schema import BY_KEY
+
+    entry = BY_KEY[key]
+    help_text = f"{entry.doc} [default: {entry.default_text}; config: {key}]"
+    return typer.Option(None, flag, metavar=metavar, help=help_text, show_default=False)
+
+
+def option(flag: str, metavar: str, help_text: str, default: str) -> Any:
+    """An optional value with no default value of its own; ``default`` says what happens."""
+    return typer.Option(
+        None, flag, metavar=metavar, help=f"{help_text} [default: {default}]", show_default=False
+    )
+
+
+NETWORK = setting("--network", "network", "NAME")
+RPC_URL = setting("--rpc-url", "rpc-url", "URL")
 JSON = options.JSON
 
 NOS_DECIMALS = 6

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -33,8 +33,14 @@ def run_with_display(
     json_out: bool,
     context: dict[str, str] | None = None,
     announce_resume: bool = True,
+    job_deadline: bool = False,
+    result: Callable[[Flow], dict[str, Any]] | None = None,
 ) -> None:
-    """Build a runner, prepare a flow with it, run it with a live display; exit 0/1/2/130/143."""
+    """Build a runner, prepare a flow with it, run it with a live display; exit 0/1/2/130/143.
+
+    ``job_deadline``: the run ends at the runner's job timeout from its start (a job definition's
+    services run until then, and that is a success); ``result``: the
+    result document printed with ``--json`` (the flow result by default)."""
     from nosana_node import wiring
     from nosana_node.cli.display import make_display
     from nosana_node.flow.cancel import Cancelled
@@ -43,6 +49,7 @@ def run_with_display(
     from nosana_node.flow.signals import SignalCancel
     from nosana_node.pipeline.problems import ProblemList
 
+    document = result or flow_result
     loaded = wiring.load_configuration(flags=flags)
     runner = wiring.flow_runner(loaded, context=context)
     display = make_display(sys.stderr if json_out else sys.stdout, runner.ops.describe)
@@ -57,7 +64,8 @@ def run_with_display(
         if flow.status.finished:
             display.message(f"flow {flow.id} already finished: {flow.status}")
         else:
-            with runner.cancel_token() as cancel, SignalCancel(cancel) as signals:
+            deadline = runner.clock.now() + runner.settings.job_timeout if job_deadline else None
+            with runner.cancel_token(deadline) as cancel, SignalCancel(cancel) as signals:
                 try:
                     flow = runner.run(flow, cancel=cancel, reporter=display, source_key=source_key)
                 except Cancelled:
@@ -65,12 +73,12 @@ def run_with_display(
                     raise typer.Exit(signals.exit_code or 130) from None
             if flow.status is FlowStatus.INTERRUPTED:
                 if json_out:
-                    print(json.dumps(flow_result(flow), indent=2))
+                    print(json.dumps(document(flow), indent=2))
                 hint = f"continue it with `nosana-node flow resume {flow.id}`"
                 print(f"error: interrupted; flow {flow.id} is saved, {hint}", file=sys.stderr)
                 raise typer.Exit(signals.exit_code or 130)
         if json_out:
-            print(json.dumps(flow_result(flow), indent=2))
+            print(json.dumps(document(flow), indent=2))
         raise typer.Exit(0 if flow.status is FlowStatus.SUCCEEDED else 1)
     finally:
         runner.close()

@@ -11,6 +11,7 @@ import typer
 
 from nosana_node.cli import options
 from nosana_node.cli.execute import run_with_display
+from nosana_node.terminal import SgrMode, neutralise
 
 if TYPE_CHECKING:
     from nosana_node.flow.store import FlowStore
@@ -65,7 +66,7 @@ def list_flows(
     for f in flows:
         duration = f.ended_at - f.started_at if f.started_at and f.ended_at else None
         created = (iso(f.created_at) or "")[:19].replace("T", " ")
-        rows_text.append((f.id, f.status, created, elapsed(duration), f.name))
+        rows_text.append((f.id, f.status, created, elapsed(duration), neutralise(f.name)))
     widths = [max(len(r[i]) for r in rows_text) for i in range(4)]
     for r in rows_text:
         print("  ".join(c.ljust(widths[i]) if i < 4 else c for i, c in enumerate(r)))
@@ -80,7 +81,6 @@ def show(
 ) -> None:
     """Show a flow: status, each job's outcome, artifacts (and logs with --logs)."""
     from nosana_node.cli.display import ICONS, status_text
-    from nosana_node.flow.logs import read_log
     from nosana_node.flow.result import flow_result
 
     store = _store(home)
@@ -93,21 +93,35 @@ def show(
         print(json.dumps({**flow_result(flow), "plan": flow.plan_json()["ops"]}, indent=2))
         return
     owner = f" · run by {runner.host} pid {runner.pid}" if runner and runner.alive() is not False else ""
-    print(f"flow {flow.id} · {flow.name} · {flow.status}{owner}")
+    print(neutralise(f"flow {flow.id} · {flow.name} · {flow.status}{owner}"))
     if flow.source.get("file"):
-        print(f"  source: {flow.source['file']}")
+        print(neutralise(f"  source: {flow.source['file']}"))
     for op in flow.ops:
         state = flow.states[op.id]
         attempts = f" · {state.run_count} attempts" if state.run_count > 1 else ""
-        print(f"{ICONS[state.status]} {op.id} [{op.type}] {status_text(flow, op)}{attempts}")
+        print(neutralise(f"{ICONS[state.status]} {op.id} [{op.type}] {status_text(flow, op)}{attempts}"))
         for name, record in state.results.artifacts.items():
-            print(f"    artifact {name}: {record.digest} ({record.size} bytes)")
+            print(neutralise(f"    artifact {name}: {record.digest} ({record.size} bytes)"))
         log_path = state.log.get("path")
         if logs and log_path and Path(log_path).exists():
-            for _, stream, text in read_log(Path(log_path)):
-                mark = {"stderr": "!", "node": "·"}.get(stream, "|")
-                for line in text.splitlines():
-                    print(f"    {mark} {line}")
+            _print_log(Path(log_path), "keep" if sys.stdout.isatty() else "strip")
+
+
+def _print_log(path: Path, sgr: SgrMode) -> None:
+    """A stored log, line by line per stream, control sequences made inert (colours: ``sgr``)."""
+    from nosana_node.cli.display import LineSplitter, shown_line
+    from nosana_node.flow.logs import read_log
+
+    def out(stream: str, line: str) -> None:
+        mark = {"stderr": "!", "node": "·"}.get(stream, "|")
+        sys.stdout.write(f"    {mark} {shown_line(line, sgr)}\n")
+
+    lines = LineSplitter(cap=None)
+    for _, stream, text in read_log(path):
+        for line in lines.feed(stream, text):
+            out(stream, line)
+    for stream, line in lines.flush():
+        out(stream, line)
 
 
 @app.command()

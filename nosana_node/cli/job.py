@@ -135,12 +135,17 @@ def _view(client: Any, address: Any) -> Any:
 @app.command("post")
 def post(
     file: Path = typer.Argument(..., help="Pipeline file (YAML).", show_default=False),
-    market: str | None = typer.Option(None, "--market", help="Market name or address [:market]."),
-    timeout: str | None = typer.Option(
-        None, "--timeout", help="Longest the job may run (30m, 2h). Default: the market's."
+    market: str | None = chainctx.option(
+        "--market",
+        "NAME|ADDRESS",
+        "Market to post to: a name (:markets; on localnet default, priced) or an address.",
+        ":market of the configuration",
     ),
-    repo: str | None = typer.Option(None, "--repo", help="Repository the pipeline checks out (URL)."),
-    commit: str | None = typer.Option(None, "--commit", help="Commit of --repo to check out (SHA)."),
+    timeout: str | None = chainctx.option(
+        "--timeout", "DURATION", "Longest the job may run (30m, 2h).", "the market's job timeout"
+    ),
+    repo: str | None = chainctx.option("--repo", "URL", "Repository the pipeline checks out.", "none"),
+    commit: str | None = chainctx.option("--commit", "SHA", "Commit of --repo to check out.", "none"),
     wait: bool = typer.Option(False, "--wait", help="Follow the job to its end and show its result."),
     logs: bool = typer.Option(True, "--logs/--no-logs", help="With --wait: show each job's log."),
     network: str | None = NETWORK,
@@ -331,7 +336,9 @@ def print_result(summary: Any, *, logs: bool) -> None:
 def result(
     job: str = typer.Argument(..., help="Job address.", show_default=False),
     logs: bool = typer.Option(False, "--logs", help="Show each job's log."),
-    download: Path | None = typer.Option(None, "--download", help="Write the result and logs into DIR."),
+    download: Path | None = chainctx.option(
+        "--download", "DIR", "Write the result and logs into DIR.", "none"
+    ),
     network: str | None = NETWORK,
     rpc_url: str | None = RPC_URL,
     as_json: bool = JSON,
@@ -412,8 +419,8 @@ def get(
 
 @app.command("list")
 def list_jobs(
-    market: str | None = typer.Option(None, "--market", help="Only jobs of this market (name or address)."),
-    state: str | None = typer.Option(None, "--state", help="queued, running, completed or stopped."),
+    market: str | None = chainctx.option("--market", "NAME|ADDRESS", "Only jobs of this market.", "all"),
+    state: str | None = chainctx.option("--state", "STATE", "queued, running, completed or stopped.", "any"),
     mine: bool = typer.Option(False, "--mine", help="Only jobs posted with this wallet."),
     limit: int = typer.Option(100, "--limit", min=1, max=10_000, help="Show at most this many."),
     network: str | None = NETWORK,
@@ -501,7 +508,13 @@ def stop(
 @app.command("extend")
 def extend(
     job: str = typer.Argument(..., help="Job address.", show_default=False),
-    timeout: str = typer.Option(..., "--timeout", help="Time added to the job's timeout (30m, 1h)."),
+    timeout: str = typer.Option(
+        ...,
+        "--timeout",
+        metavar="DURATION",
+        help="Time added to the job's timeout (30m, 1h).",
+        show_default=False,
+    ),
     network: str | None = NETWORK,
     rpc_url: str | None = RPC_URL,
     as_json: bool = JSON,

@@ -25,20 +25,15 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def _is_pipeline(data: Any) -> bool:
-    """A pipeline has ``jobs``/``global``; a job definition ``ops``/``version``/``type``."""
-    if not isinstance(data, dict):
-        return False
-    return not ({"ops", "version", "type"} & set(data)) and bool({"jobs", "global"} & set(data))
-
-
 def validate(
     file: Path = typer.Argument(
         ..., help="Job definition (JSON or YAML) or pipeline file.", show_default=False
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the verdict as JSON."),
+    strict: bool = options.flag("--strict", help="Treat warnings as errors (exit 2)."),
 ) -> None:
     """Check a job definition or a pipeline: every problem with file, line, column and key path."""
+    from nosana_node.formats import PIPELINE, detect
     from nosana_node.jobdef.source import load_source
     from nosana_node.pipeline.problems import ProblemList
 
@@ -47,10 +42,10 @@ def validate(
     except ProblemList as exc:
         _report_invalid(file, "file", None, exc.lines, [], json_out)
         return
-    if _is_pipeline(doc.data):
-        _pipeline(file, json_out)
+    if detect(doc.data) == PIPELINE:
+        _pipeline(file, json_out, strict)
     else:
-        _job_definition(file, doc, fmt, json_out)
+        _job_definition(file, doc, fmt, json_out, strict)
 
 
 def _report_invalid(
@@ -75,7 +70,7 @@ def _print_warnings(lines: list[str]) -> None:
         print(f"warning: {line}", file=sys.stderr)
 
 
-def _job_definition(file: Path, doc: Any, fmt: str, json_out: bool) -> None:
+def _job_definition(file: Path, doc: Any, fmt: str, json_out: bool, strict: bool) -> None:
     from nosana_node.jobdef import JobProblems, validate_document
 
     syntax = fmt.upper()
@@ -85,6 +80,8 @@ def _job_definition(file: Path, doc: Any, fmt: str, json_out: bool) -> None:
         _report_invalid(file, "job definition", syntax, exc.lines, [str(w) for w in exc.warnings], json_out)
         return
     warnings = [str(w) for w in job.warnings]
+    if strict and warnings:
+        _report_invalid(file, "job definition", syntax, warnings, [], json_out)
     groups = [{"name": g.name, "ops": list(g.ops)} for g in job.plan.groups]
     if json_out:
         verdict = {"file": str(file), "kind": "job definition", "syntax": syntax, "valid": True}
@@ -99,18 +96,20 @@ def _job_definition(file: Path, doc: Any, fmt: str, json_out: bool) -> None:
     _print_warnings(warnings)
 
 
-def _pipeline(file: Path, json_out: bool) -> None:
+def _pipeline(file: Path, json_out: bool, strict: bool) -> None:
     from nosana_node.pipeline import load
     from nosana_node.pipeline.problems import ProblemList
 
     try:
-        _, pipeline = load(file)
+        doc, pipeline = load(file, strict=strict)
     except ProblemList as exc:
-        _report_invalid(file, "pipeline", "YAML", exc.lines, [], json_out)
+        _report_invalid(file, "pipeline", "YAML", exc.lines, [str(w) for w in exc.warnings], json_out)
         return
     jobs = [job.name for job in pipeline.jobs]
+    warnings = [str(w) for w in doc.warnings]
     if json_out:
         verdict = {"file": str(file), "kind": "pipeline", "syntax": "YAML", "valid": True}
-        print(json.dumps({**verdict, "jobs": jobs, "warnings": []}, indent=2))
+        print(json.dumps({**verdict, "jobs": jobs, "warnings": warnings}, indent=2))
     else:
         print(f"{file}: valid pipeline (YAML) · {_plural(len(jobs), 'job')}: {' → '.join(jobs)}")
+    _print_warnings(warnings)

@@ -97,8 +97,10 @@ def parse_context(pairs: list[str] | None) -> dict[str, str]:
 
 
 def print_problems(lines: list[str]) -> None:
-    """One ``error:`` line per problem on stderr (masked, like every error the CLI prints)."""
+    """One ``error:`` line per problem on stderr (masked and made inert, like every error the CLI
+    prints)."""
     from nosana_node.secrets.masking import process_masker
+    from nosana_node.terminal import neutralise
 
     for line in lines:
-        print(f"error: {process_masker().mask(line)}", file=sys.stderr)
+        print(f"error: {neutralise(process_masker().mask(line))}", file=sys.stderr)

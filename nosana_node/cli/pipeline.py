@@ -12,6 +12,7 @@ import typer
 from nosana_node.cli import options
 from nosana_node.cli.execute import run_with_display
 from nosana_node.errors import NosanaError
+from nosana_node.terminal import neutralise
 
 if TYPE_CHECKING:
     from nosana_node.flow.model import Flow
@@ -30,9 +31,10 @@ def _lines(problems: list[Problem]) -> list[str]:
 
 
 def _print(problems: list[Problem]) -> None:
-    """One ``error:`` / ``warning:`` line per problem on stderr, masked, in file order."""
+    """One ``error:`` / ``warning:`` line per problem on stderr, masked and made inert, in file
+    order."""
     for problem, line in zip(problems, _lines(problems), strict=True):
-        print(f"{problem.label}: {line}", file=sys.stderr)
+        print(f"{problem.label}: {neutralise(line)}", file=sys.stderr)
 
 
 @app.command()
@@ -81,7 +83,8 @@ def validate(
     else:
         count = len(doc.warnings)
         noted = f" · {count} warning{'s' if count != 1 else ''}" if count else ""
-        print(f"{file}: valid · {len(jobs)} job{'s' if len(jobs) != 1 else ''}: {' → '.join(jobs)}{noted}")
+        many = f"{len(jobs)} job{'s' if len(jobs) != 1 else ''}"
+        print(neutralise(f"{file}: valid · {many}: {' → '.join(jobs)}{noted}"))
 
 
 @app.command()

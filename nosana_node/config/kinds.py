@@ -316,9 +316,45 @@ class AddressMap(Kind):
         return ", ".join(f"{k}={v}" for k, v in value.items()) if value else "-"
 
 
+class TextMap(Kind):
+    """Strings by name: ``{"models" "vault/path"}`` (EDN), or ``a=b,c=d`` (flags, environment)."""
+
+    label = "map of strings"
+
+    def from_value(self, value: Any) -> dict[str, str]:
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise ValueError('a map {"name" "value"}')
+        return {str(k).lstrip(":"): v for k, v in value.items()}
+
+    def from_text(self, text: str) -> dict[str, str]:
+        pairs = [p for p in (part.strip() for part in text.split(",")) if p]
+        if not all("=" in p for p in pairs):
+            raise ValueError("name=value pairs separated by commas")
+        return self.from_value(dict(p.split("=", 1) for p in pairs))
+
+    def show(self, value: Any) -> str:
+        return ", ".join(f"{k}={v}" for k, v in value.items()) if value else "-"
+
+
 def _in_range(number: Any, low: Any, high: Any) -> Any:
     if low is not None and number < low:
         raise ValueError(f"a number >= {low}")
     if high is not None and number > high:
         raise ValueError(f"a number <= {high}")
     return number
+
+
+class TextList(Kind):
+    """A list of strings: an EDN vector, or comma-separated text (flags, environment)."""
+
+    label = "list of strings"
+
+    def from_value(self, value: Any) -> tuple[str, ...]:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise ValueError('a list of strings (["a" "b"], or "a,b")')
+
+    def show(self, value: Any) -> str:
+        return ", ".join(value) if value else "-"

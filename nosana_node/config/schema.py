@@ -27,6 +27,8 @@ from nosana_node.config.kinds import (
     SecretText,
     Size,
     Text,
+    TextList,
+    TextMap,
 )
 from nosana_node.secrets.value import Secret
 from nosana_node.units import GIB, MIB
@@ -77,11 +79,68 @@ class PortsConfig:
     )
 
 
+#: Public IPFS gateways read by default (Nosana's own first).
+DEFAULT_GATEWAYS = ("https://nosana.mypinata.cloud", "https://ipfs.io", "https://dweb.link")
+
+
 @dataclass(frozen=True)
 class StorageConfig:
     max_artifact_size: int = field(
         default=4 * GIB,
         metadata=meta(Size(), "Largest artifact (a tar taken from a container); a larger one fails the job."),
+    )
+    backend: str = field(
+        default="auto",
+        metadata=meta(
+            Choice(("auto", "embedded", "localnet", "kubo", "pinata", "gateway"), {"ipfs": "kubo"}),
+            "Where job documents and results are kept by CID: embedded (blocks under <home>/storage), "
+            "localnet (the local market's IPFS endpoint at :rpc-url), kubo (an IPFS node's RPC API), "
+            "pinata (Pinata's pinning API; reads through :gateways), gateway (read only). "
+            "auto: localnet on the localnet network, else embedded.",
+        ),
+    )
+    max_size: int = field(
+        default=GIB,
+        metadata=meta(Size(), "Largest content one put or get moves (documents, results); more is refused."),
+    )
+    gateways: tuple[str, ...] = field(
+        default=DEFAULT_GATEWAYS,
+        metadata=meta(
+            TextList(),
+            "IPFS HTTP gateways tried in order to read content (gateway and pinata backends); "
+            "content that does not hash to its CID is refused.",
+        ),
+    )
+    kubo_url: str = field(
+        default="http://127.0.0.1:5001",
+        metadata=meta(
+            Text(), "RPC API of the IPFS node (kubo, or any node speaking /api/v0) for backend kubo."
+        ),
+    )
+    pinata_url: str = field(
+        default="https://api.pinata.cloud",
+        metadata=meta(Text(), "Pinata's API (backend pinata)."),
+    )
+    pinata_jwt: str | None = field(
+        default=None,
+        metadata=meta(
+            Text(),
+            "Vault reference (path#key) of the Pinata JWT, read from the :vault backend when the "
+            "pinata backend opens; the JWT is masked everywhere.",
+        ),
+    )
+    timeout: float = field(
+        default=30.0,
+        metadata=meta(
+            Duration(), "How long a storage backend may stay silent on one request before a retry."
+        ),
+    )
+    retries: int = field(
+        default=3,
+        metadata=meta(
+            Integer(0, 10),
+            "Retries of a failed storage request (down, timed out, 5xx), with jittered backoff.",
+        ),
     )
 
 
@@ -121,8 +180,56 @@ class DockerConfig:
         default=None, metadata=meta(Gpus(), "GPUs for job containers: none, all, or a count.")
     )
     network: str = field(
-        default="bridge",
-        metadata=meta(Text(), "Docker network mode of job containers (bridge, none, a name)."),
+        default="isolated",
+        metadata=meta(
+            Text(),
+            "Network of job containers: isolated (the node's own: no access to the host's "
+            "services), bridge (Docker's default: the host's services are reachable), none, or "
+            "the name of an existing Docker network. host is refused.",
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class JobdefConfig:
+    publish_address: str = field(
+        default="127.0.0.1",
+        metadata=meta(Text(), "Host address exposed ports of job definitions are published on."),
+    )
+    health_interval: float = field(
+        default=5.0, metadata=meta(Duration(), "Pause between start-up health checks of an exposed port.")
+    )
+    continuous_interval: float = field(
+        default=30.0, metadata=meta(Duration(), "Pause between continuous health checks once ready.")
+    )
+    health_timeout: float = field(
+        default=1800.0,
+        metadata=meta(Duration(), "How long an exposed port may take to pass its health checks."),
+    )
+    s3_endpoint: str | None = field(
+        default=None, metadata=meta(Text(), "S3 service of s3:// resource URLs.", default_text="AWS")
+    )
+    hf_endpoint: str = field(
+        default="https://huggingface.co", metadata=meta(Text(), "Hugging Face hub of HF resources.")
+    )
+    ollama_registry: str = field(
+        default="https://registry.ollama.ai",
+        metadata=meta(Text(), "Where the default Ollama registry (registry.ollama.ai) is reached."),
+    )
+    mirrors: dict[str, str] = field(
+        default_factory=dict,
+        metadata=meta(TextMap(), 'Resource URL prefixes rewritten: {"https://models.nosana.io" "s3://m"}.'),
+    )
+    s3_credentials: dict[str, str] = field(
+        default_factory=dict,
+        metadata=meta(
+            TextMap(),
+            'Vault paths of S3 keys by bucket or host: {"models" "s3/models"} (ACCESS_KEY_ID, '
+            "SECRET_ACCESS_KEY, REGION).",
+        ),
+    )
+    max_resource_size: int = field(
+        default=512 * GIB, metadata=meta(Size(), "Largest resource a job may fetch.")
     )
 
 
@@ -264,8 +371,13 @@ class NodeConfig:
     ports: PortsConfig = field(
         default_factory=PortsConfig, metadata=section(PortsConfig, "Ports the node serves.")
     )
+    jobdef: JobdefConfig = field(
+        default_factory=JobdefConfig,
+        metadata=section(JobdefConfig, "Job definitions: exposed ports, health checks, resources."),
+    )
     storage: StorageConfig = field(
-        default_factory=StorageConfig, metadata=section(StorageConfig, "Where artifacts are kept.")
+        default_factory=StorageConfig,
+        metadata=section(StorageConfig, "Artifacts, and content-addressed storage (IPFS CIDs)."),
     )
     chain: ChainConfig = field(
         default_factory=ChainConfig,

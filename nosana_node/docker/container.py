@@ -1,9 +1,11 @@
 """One job container: created with the node's security defaults, run attached, timed out.
 
-Security defaults, not negotiable by a job: never privileged, no host mounts, no new
-privileges, CPU/memory/pids limits, the engine's own log driver off (the node keeps the log), an
-init process as PID 1. A GPU is requested (a Docker device request with the ``gpu`` capability)
-only when the settings or the op ask for one.
+Security defaults, not negotiable by a job: never privileged, no new privileges, CPU/memory/pids
+limits, the engine's own log driver off (the node keeps the log), an init process as PID 1, no
+host mounts except the node's own resource cache (read-only) and the job's private copies. A
+GPU is requested (a Docker device request with the ``gpu`` capability) only when the settings or
+the op ask for one. Exposed ports are published on one host address (loopback by default) at
+ports the engine picks.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from nosana_node.docker.errors import EngineError, EngineNotFound, engine_call
@@ -23,13 +25,29 @@ if TYPE_CHECKING:
 SHELL = ["/bin/sh", "-c"]
 
 
+@dataclass(frozen=True)
+class Mount:
+    """A named volume (``volume=True``) or a host directory of the node's, at ``target``."""
+
+    source: str
+    target: str
+    read_only: bool = True
+    volume: bool = False
+
+
 @dataclass
 class JobSpec:
-    """What a job container is made of (limits come from the runner settings)."""
+    """What a job container is made of (limits come from the runner settings).
+
+    The job runs ``script`` with ``/bin/sh -c``, unless ``command`` is given: then ``command``
+    runs as it is, after ``entrypoint`` (None: the image's own). ``work_dir`` None: the image's.
+    ``ports``: container ports (``8080/tcp``) published on ``publish_address`` at ports the
+    engine picks; ``aliases``: names other containers of the network reach this one by.
+    """
 
     image: str
     script: str
-    work_dir: str
+    work_dir: str | None
     env: dict[str, str]
     labels: dict[str, str]
     name: str | None
@@ -38,6 +56,12 @@ class JobSpec:
     pids: int
     gpus: int | None
     network: str
+    command: list[str] | None = None
+    entrypoint: list[str] | None = None
+    ports: list[str] = field(default_factory=list)
+    publish_address: str = "127.0.0.1"
+    mounts: list[Mount] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)
 
 
 def device_requests(gpus: int | None) -> list[dict[str, object]] | None:
@@ -53,6 +77,10 @@ def create(api: docker.APIClient, spec: JobSpec) -> str:
     """Create (not start) the container; returns its id."""
     import docker
 
+    mounts = [
+        docker.types.Mount(m.target, m.source, type="volume" if m.volume else "bind", read_only=m.read_only)
+        for m in spec.mounts
+    ]
     host_config = api.create_host_config(
         privileged=False,
         security_opt=["no-new-privileges"],
@@ -64,21 +92,41 @@ def create(api: docker.APIClient, spec: JobSpec) -> str:
         init=True,
         log_config=docker.types.LogConfig(type="none"),
         device_requests=device_requests(spec.gpus),
+        port_bindings={port: (spec.publish_address,) for port in spec.ports} or None,
+        mounts=mounts or None,
     )
+    networking = None
+    if spec.aliases:
+        endpoint = api.create_endpoint_config(aliases=spec.aliases)
+        networking = api.create_networking_config({spec.network: endpoint})
+    shell = spec.command is None
     created = api.create_container(
         spec.image,
-        command=[spec.script],
-        entrypoint=SHELL,
+        command=[spec.script] if shell else spec.command,
+        entrypoint=SHELL if shell else spec.entrypoint,
         environment=spec.env,
         working_dir=spec.work_dir,
         labels=spec.labels,
         name=spec.name,
         host_config=host_config,
+        networking_config=networking,
+        ports=[tuple(p.split("/")) for p in spec.ports] or None,
         detach=True,
         tty=False,
         stdin_open=False,
     )
     return created["Id"]
+
+
+def published(api: docker.APIClient, container: str) -> dict[str, tuple[str, int]]:
+    """``{"8080/tcp": (host address, host port)}`` of a started container."""
+    with engine_call("cannot read the container's published ports"):
+        ports = api.inspect_container(container)["NetworkSettings"].get("Ports") or {}
+    found = {}
+    for port, bindings in ports.items():
+        for binding in bindings or []:
+            found.setdefault(port, (binding["HostIp"], int(binding["HostPort"])))
+    return found
 
 
 @dataclass
@@ -94,14 +142,17 @@ def run_attached(
     api: docker.APIClient,
     container: str,
     on_output: Callable[[str, bytes], None],
-    timeout: float,
+    timeout: float | None,
     cancel: CancelToken,
+    on_start: Callable[[], None] | None = None,
 ) -> Exit:
     """Attach, start, stream stdout/stderr to ``on_output`` until the container exits.
 
     The container is killed when ``timeout`` seconds have passed on the token's clock (the exit
-    then says ``timed_out``) or at once when ``cancel`` fires (then :class:`Cancelled` is raised,
-    and the caller removes the container). Engine errors raise ``EngineError``.
+    then says ``timed_out``; None: no limit). When ``cancel`` fires, :class:`Cancelled` is
+    raised once the output ends (the caller removes the container at once on cancel: see
+    ``docker/run``); a container not started yet is not started. ``on_start`` is called once
+    the container has started. Engine errors raise ``EngineError``.
     """
     timed_out = threading.Event()
 
@@ -115,21 +166,20 @@ def run_attached(
 
     with engine_call("the engine refused the job container"):
         stream = api.attach(container, stdout=True, stderr=True, stream=True, demux=True, logs=False)
-        alarm = cancel.clock.call_at(cancel.clock.now() + timeout, expire)
-        forget = cancel.on_cancel(kill)
+        alarm = cancel.clock.call_at(cancel.clock.now() + timeout, expire) if timeout is not None else None
         try:
             if not cancel.cancelled:
                 api.start(container)
-                if cancel.cancelled:  # cancelled while it was starting: the kill may have come too early
-                    kill()
+                if on_start is not None:
+                    on_start()
                 for out, err in stream:
                     if out:
                         on_output("stdout", out)
                     if err:
                         on_output("stderr", err)
         finally:
-            alarm.cancel()
-            forget()
+            if alarm is not None:
+                alarm.cancel()
             stream.close()
         cancel.check()
         code = api.wait(container)["StatusCode"]

@@ -44,6 +44,28 @@ def _target(work_dir: str, path: str) -> str:
     return posixpath.normpath(posixpath.join(work_dir, path))
 
 
+def run_args(
+    image: str,
+    commands: list[str],
+    *,
+    work_dir: str = "/root/project",
+    env: dict[str, Any] | None = None,
+    resources: list[dict[str, Any]] | None = None,
+    artifacts: list[dict[str, Any]] | None = None,
+    pull_auth: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The arguments of a ``docker/run`` op running ``commands`` (plain strings) in ``image``."""
+    return {
+        "image": image,
+        "commands": [{"cmd": c, "working_dir": None, "allow_failure": False} for c in commands],
+        "work_dir": work_dir,
+        "env": dict(env or {}),
+        "resources": list(resources or []),
+        "artifacts": list(artifacts or []),
+        "pull_auth": pull_auth,
+    }
+
+
 class DockerRun(OpType):
     """Run a job's commands in a fresh container."""
 
@@ -134,7 +156,7 @@ class DockerRun(OpType):
             memory=settings.memory,
             pids=settings.pids,
             gpus=args.get("gpus", settings.gpus),
-            network=settings.network,
+            network=service.network,
         )
         ctx.cancel.check()
         try:
@@ -143,11 +165,15 @@ class DockerRun(OpType):
         except EngineError as exc:
             return OpOutcome.failed(Reason.ENGINE, str(exc))
         settled = False  # False while an exception (cancelled, an error, a bug) is leaving
+        # cancelled at any point of the container's life (resources going in, running, artifacts
+        # coming out): it goes at once, whatever this thread is doing
+        forget = ctx.cancel.on_cancel(lambda _: service.remove_now(container_id))
         try:
             outcome = self._run_container(ctx, service, container_id, work_dir, placements)
             settled = True
             return outcome
         finally:
+            forget()
             if settled:
                 service.remove_later(container_id)
             else:  # leaving on an exception: the container goes before the op ends

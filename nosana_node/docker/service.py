@@ -1,7 +1,8 @@
 """The engine as a run-wide service: one connection, the start-up sweep, background removal.
 
-Created on first use by a Docker op (``docker_service(env)``): it connects, then removes the
-containers of this store whose runner is gone. Finished containers are removed in a background
+Created on first use by a Docker op (``docker_service(env)``): it connects, removes the
+containers of this store whose runner is gone and makes the job network ready
+(:mod:`nosana_node.docker.network`). Finished containers are removed in a background
 thread so the next job need not wait; :meth:`DockerService.close` (called when the run ends,
 however it ends) waits for every removal.
 """
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 from nosana_node.docker import container, labels
 from nosana_node.docker.engine import connect
 from nosana_node.docker.errors import EngineError
+from nosana_node.docker.network import IsolatedNetwork, job_network
 
 if TYPE_CHECKING:
     from nosana_node.flow.context import RunEnv
@@ -36,6 +38,10 @@ class DockerService:
         swept = labels.sweep_orphans(self.api, self.store_id)
         if swept:
             env.reporter.message(f"removed {len(swept)} container(s) left by a runner that is gone")
+        network = job_network(settings.network)
+        self.network = network.prepare(self.api)  # the network mode of every job container
+        if isinstance(network, IsolatedNetwork) and network.created:
+            env.reporter.message(f"created the job network {network.name} (no access to the host's services)")
 
     def remove_later(self, container_id: str) -> None:
         """Remove the container in the background (joined by :meth:`close`)."""

@@ -86,7 +86,11 @@ class RunEnv:
 
 @dataclass
 class OpContext:
-    """One op's view of the run."""
+    """One op's view of the run.
+
+    ``op_cancel``: the op's own token (a child of the run's: cancelled with it, or alone when the
+    op is no longer needed); ``on_ready``: what :meth:`ready` tells the runtime.
+    """
 
     env: RunEnv
     flow: Flow
@@ -95,6 +99,13 @@ class OpContext:
     args: dict[str, Any]
     log: LogSink
     artifacts: ArtifactStore
+    op_cancel: CancelToken | None = None
+    on_ready: Callable[[], None] | None = None
+
+    def ready(self) -> None:
+        """Say that the op is ready while it goes on running (its dependents may start)."""
+        if self.on_ready is not None:
+            self.on_ready()
 
     @property
     def settings(self) -> RunnerSettings:
@@ -103,5 +114,5 @@ class OpContext:
 
     @property
     def cancel(self) -> CancelToken:
-        """Shortcut to the run's cancel token."""
-        return self.env.cancel
+        """The op's cancel token (the run's, when the op has none of its own)."""
+        return self.op_cancel or self.env.cancel

@@ -1,7 +1,9 @@
 """What a running flow tells its audience (a live display, a log, nothing).
 
 The runtime calls a :class:`Reporter` at each step; :class:`NullReporter` ignores everything.
-Output text handed to :meth:`Reporter.op_output` is already masked.
+Output text handed to :meth:`Reporter.op_output` is already masked. Ops of a flow may run at
+the same time, each in its own thread: the runtime serialises the calls, so a reporter needs no
+lock of its own, but it must expect the output of several ops interleaved.
 """
 
 from __future__ import annotations

@@ -63,9 +63,11 @@ class FlowStatus(StrEnum):
 class Op:
     """One step of a flow: an op type (``docker/run`` …), its arguments and dependencies.
 
-    ``group``: ops of one group start together once their ``depends_on`` are done; groups run
+    ``group``: ops of one group start together once their ``depends_on`` are done (or ready: an
+    op type may say its op is ready while it still runs, e.g. a service that answers); groups run
     one after the other in order of first appearance; an op without a group is a group of its
-    own (so a flow without groups runs its ops one by one, in order).
+    own (so a flow without groups runs its ops one by one, in order). ``serves``: ops of the same
+    group this op is there for; once they have all ended it is stopped, and that is a success.
     """
 
     id: str
@@ -74,6 +76,7 @@ class Op:
     depends_on: list[str] = field(default_factory=list)
     allow_failure: bool = False
     group: str | None = None
+    serves: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -93,6 +96,7 @@ class OpState:
     status: OpStatus = OpStatus.PENDING
     run_count: int = 0
     started_at: float | None = None
+    ready_at: float | None = None
     ended_at: float | None = None
     exit_code: int | None = None
     results: OpResults = field(default_factory=OpResults)

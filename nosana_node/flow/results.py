@@ -70,20 +70,24 @@ class OpResults:
 
     ``artifacts``: outputs by name; ``timings``: seconds spent in named phases
     (``resources_in``, ``artifacts_out`` …); ``values``: named result values an op declares
-    (plain JSON).
+    (plain JSON); ``endpoints``: URLs a service was reached at, by its container port.
     """
 
     artifacts: dict[str, ArtifactRecord] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     values: dict[str, Any] = field(default_factory=dict)
+    endpoints: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form (what ``$result`` references walk)."""
-        return {
+        data: dict[str, Any] = {
             "artifacts": {name: record.to_json() for name, record in self.artifacts.items()},
             "timings": dict(self.timings),
             "values": dict(self.values),
         }
+        if self.endpoints:
+            data["endpoints"] = dict(self.endpoints)
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> OpResults:
@@ -92,4 +96,5 @@ class OpResults:
             artifacts={k: ArtifactRecord.from_json(v) for k, v in (data.get("artifacts") or {}).items()},
             timings=dict(data.get("timings") or {}),
             values=dict(data.get("values") or {}),
+            endpoints=dict(data.get("endpoints") or {}),
         )

@@ -3,8 +3,12 @@ every change.
 
 Rules:
 - order: groups run one after the other in order of first appearance (an op without a group is
-  a group of its own); the ops of a group start together, each once its ``depends_on`` are done.
-  A flow whose ops each depend on the one before (a pipeline) runs one op at a time, in order;
+  a group of its own); the ops of a group start together, each once its ``depends_on`` are done
+  or ready (an op type may say, through ``ctx.ready()``, that its op is ready while it runs: a
+  service that answers). A flow whose ops each depend on the one before (a pipeline) runs one
+  op at a time, in order;
+- an op that ``serves`` others is stopped once they have all ended (its own cancel token, reason
+  ``completed``), and that is a success;
 - an op already finished (succeeded, failed, skipped, stopped, expired) is never run again, so
   running a flow that was interrupted or whose runner crashed continues where it stopped; an op
   found ``running`` (its runner died) or ``interrupted`` runs again as a new attempt;
@@ -27,11 +31,11 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from nosana_node.errors import NosanaError
-from nosana_node.flow.cancel import Cancelled, CancelReason
+from nosana_node.flow.cancel import Cancelled, CancelReason, CancelToken
 from nosana_node.flow.context import OpContext, RunEnv
 from nosana_node.flow.events import Reporter
 from nosana_node.flow.logs import LogSink
@@ -137,6 +141,7 @@ class Runtime:
             finally:
                 env.store.release(flow.id, env.runner)
                 self._reporter.flow_finished(flow)
+                env.masker.close()  # the run's secrets are forgotten with it
         return flow
 
     # -- scheduling --------------------------------------------------------------------------------
@@ -145,8 +150,9 @@ class Runtime:
         self._failing = any(
             flow.states[op.id].status is OpStatus.FAILED and not op.allow_failure for op in flow.ops
         )
-        done: queue.Queue[str] = queue.Queue()
+        done: queue.Queue[tuple[str, str]] = queue.Queue()
         running: dict[str, threading.Thread] = {}
+        self._tokens: dict[str, CancelToken] = {}
         try:
             for group in groups(flow):
                 self._run_group(flow, group, running, done)
@@ -165,14 +171,18 @@ class Runtime:
             flow.status = FlowStatus.FAILED if self._failing else FlowStatus.SUCCEEDED
 
     def _run_group(
-        self, flow: Flow, ops: list[Op], running: dict[str, threading.Thread], done: queue.Queue[str]
+        self,
+        flow: Flow,
+        ops: list[Op],
+        running: dict[str, threading.Thread],
+        done: queue.Queue[tuple[str, str]],
     ) -> None:
         waiting = [op for op in ops if not flow.states[op.id].status.finished]
         while waiting or running:
             if not self.env.cancel.cancelled and not self._failing:
                 for op in list(waiting):
-                    if any(not flow.states[dep].status.finished for dep in op.depends_on):
-                        continue  # a dependency in this group has not finished yet
+                    if any(not self._ready(flow, dep) for dep in op.depends_on):
+                        continue  # a dependency in this group is neither done nor ready yet
                     waiting.remove(op)
                     reason = self._blocked(flow, op)
                     if reason is not None:
@@ -187,11 +197,28 @@ class Runtime:
                 for op in waiting:
                     self._not_run(flow, op)
                 return
-            finished = done.get()
-            running.pop(finished).join()
-            op = flow.op(finished)
-            if flow.states[finished].status is OpStatus.FAILED and not op.allow_failure:
+            event, op_id = done.get()
+            if event == "ready":
+                continue
+            running.pop(op_id).join()
+            op = flow.op(op_id)
+            if flow.states[op_id].status is OpStatus.FAILED and not op.allow_failure:
                 self._failing = True
+            self._stop_servers(flow, running)
+
+    @staticmethod
+    def _ready(flow: Flow, op_id: str) -> bool:
+        state = flow.states[op_id]
+        return state.status.finished or (state.status is OpStatus.RUNNING and state.ready_at is not None)
+
+    def _stop_servers(self, flow: Flow, running: dict[str, threading.Thread]) -> None:
+        """Stop each running op whose served ops have all ended."""
+        for op_id in list(running):
+            op = flow.op(op_id)
+            if op.serves and all(flow.states[s].status.finished for s in op.serves):
+                token = self._tokens.get(op_id)
+                if token is not None:
+                    token.cancel(CancelReason.COMPLETED, f"the ops it serves ended: {', '.join(op.serves)}")
 
     def _not_run(self, flow: Flow, op: Op) -> None:
         """An op that will not start: skipped with why, or left pending when interrupted."""
@@ -218,7 +245,9 @@ class Runtime:
     def _blocked(flow: Flow, op: Op) -> str | None:
         for dep in op.depends_on:
             state = flow.states[dep]
-            if state.status is OpStatus.SUCCEEDED:
+            if state.status is OpStatus.SUCCEEDED or (
+                state.status is OpStatus.RUNNING and state.ready_at is not None
+            ):
                 continue
             if state.status is OpStatus.FAILED and flow.op(dep).allow_failure:
                 continue
@@ -235,19 +264,31 @@ class Runtime:
         context = {**self.env.context, **flow.context}
         return Resolver(results, set(flow.states), context, self.env.secrets, self.env.masker)
 
-    def _run_op_thread(self, flow: Flow, op: Op, done: queue.Queue[str]) -> None:
+    def _run_op_thread(self, flow: Flow, op: Op, done: queue.Queue[tuple[str, str]]) -> None:
+        token = self.env.cancel.child()
+        self._tokens[op.id] = token
+        if op.serves and all(flow.states[s].status.finished for s in op.serves):
+            token.cancel(CancelReason.COMPLETED, "the ops it serves had already ended")
         try:
-            self._run_op(flow, op)
+            self._run_op(flow, op, token, lambda: done.put(("ready", op.id)))
         finally:
-            done.put(op.id)
+            token.close()
+            done.put(("done", op.id))
 
-    def _run_op(self, flow: Flow, op: Op) -> None:
+    def _mark_ready(self, flow: Flow, op: Op, wake: Callable[[], None]) -> None:
+        state = flow.states[op.id]
+        if state.ready_at is None and state.status is OpStatus.RUNNING:
+            state.ready_at = time.time()
+            self.env.store.save_op(flow, state)
+            wake()
+
+    def _run_op(self, flow: Flow, op: Op, token: CancelToken, wake: Callable[[], None]) -> None:
         env = self.env
         state = flow.states[op.id]
         state.status = OpStatus.RUNNING
         state.run_count += 1
         state.started_at = time.time()
-        state.ended_at = state.exit_code = state.error = state.reason = None
+        state.ready_at = state.ended_at = state.exit_code = state.error = state.reason = None
         state.results = OpResults()
         env.store.save_op(flow, state)
         self._reporter.op_started(flow, op)
@@ -261,12 +302,26 @@ class Runtime:
             env.cancel.check()
             op_type = self.ops.get(op.type)
             args = self._resolver(flow).resolve(op.args)
-            ctx = OpContext(env, flow, op, state, args, log, env.store.artifacts(flow.id))
+            ctx = OpContext(
+                env,
+                flow,
+                op,
+                state,
+                args,
+                log,
+                env.store.artifacts(flow.id),
+                op_cancel=token,
+                on_ready=lambda: self._mark_ready(flow, op, wake),
+            )
             outcome = op_type.run(ctx)
             if outcome.status is not OpStatus.SUCCEEDED:
-                env.cancel.check()  # it failed because it was cancelled: say so
+                token.check()  # it failed because it was cancelled: say so
         except Cancelled as exc:
-            outcome = self._cancelled(exc.reason, str(exc))
+            if exc.reason is CancelReason.COMPLETED:  # no longer needed: it did its part
+                log.note(f"stopped: {exc.detail}")
+                outcome = OpOutcome.succeeded(None)
+            else:
+                outcome = self._cancelled(exc.reason, str(exc))
         except NosanaError as exc:
             outcome = OpOutcome.failed(failure_reason(exc), str(exc))
         except Exception as exc:  # a bug in an op type: record it, the flow fails cleanly

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from nosana_node.jobdef import literals
-from nosana_node.jobdef.plan import ExecutionPlan, find_cycle
+from nosana_node.jobdef.plan import ExecutionPlan, find_cycle, waits_for
 from nosana_node.jobdef.regex import RegexError, compile_js
 from nosana_node.jobdef.schema import (
     LITERAL_STRING,
@@ -143,7 +143,7 @@ def _execution(found: Findings, definition: JobDefinition, plan: ExecutionPlan) 
                     f"{dep!r} is in group {definition.op(dep).group!r}, not {op.group!r}: "
                     "dependencies must be in the same group (groups already run in order)",
                 )
-    cycle = find_cycle(plan.depends_on)
+    cycle = find_cycle(plan.depends_on) or find_cycle({k: tuple(v) for k, v in waits_for(definition).items()})
     if cycle:
         i = ids.index(cycle[0])
         found.error(("ops", i, "execution", "depends_on"), f"dependency cycle: {' → '.join(cycle)}")

@@ -73,6 +73,29 @@ def build_plan(definition: JobDefinition) -> ExecutionPlan:
     return ExecutionPlan(groups=groups, depends_on=depends)
 
 
+def waits_for(definition: JobDefinition) -> dict[str, list[str]]:
+    """Whom each op waits for (to be ready) before it starts, as the node runs it.
+
+    ``depends_on`` names the ops an op waits for; on an op with ``stop_if_dependent_stops`` it
+    names the ops that op *serves* instead: they wait for it, and it is stopped once they have
+    all ended (so a server is up before its clients start, and goes when they are done).
+    """
+    waits: dict[str, list[str]] = {}
+    for op in definition.ops:
+        waits.setdefault(op.id, [])
+    for op in definition.ops:
+        serves = bool(op.execution and op.execution.stop_if_dependent_stops)
+        for dep in op.depends_on:
+            if dep not in waits or dep == op.id:
+                continue
+            if serves:
+                if op.id not in waits[dep]:
+                    waits[dep].append(op.id)
+            elif dep not in waits[op.id]:
+                waits[op.id].append(dep)
+    return waits
+
+
 def find_cycle(depends_on: dict[str, tuple[str, ...]]) -> list[str] | None:
     """A dependency cycle as ``[a, b, …, a]``, or ``None``; unknown ids are ignored."""
     state: dict[str, int] = {}  # 1 visiting, 2 done

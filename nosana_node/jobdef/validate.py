@@ -6,7 +6,7 @@ exit code 2). A valid definition comes back as a :class:`ValidJob` with its warn
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -24,8 +24,7 @@ class JobProblems(ProblemList):
     """The problems of an invalid job definition; ``warnings`` holds what else was noticed."""
 
     def __init__(self, problems: list[Problem], warnings: list[Problem] | None = None) -> None:
-        super().__init__(problems)
-        self.warnings = sorted(warnings or [], key=Problem.sort_key)
+        super().__init__([*problems, *(replace(w, warning=True) for w in warnings or [])])
 
 
 @dataclass(frozen=True)

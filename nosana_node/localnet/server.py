@@ -4,8 +4,8 @@
 default, as solana-test-validator does). Rules:
 
 * light requests (sends, single reads) run on the event loop, one at a time; heavy ones
-  (:meth:`RpcMethods.heavy`: program scans, history, batches) run on a small thread pool and are
-  serialized there too, so one client's scan never stalls the others or the slot clock;
+  (:meth:`RpcMethods.heavy`: program scans, history, blocks, batches) run, and are encoded, on
+  a small thread pool, so one client's scan never stalls the others or the slot clock;
 * every slot the server seals the ending slot and commits it to the ledger from a thread of
   its own; a failed commit is logged once (and its end once), and transactions are refused
   meanwhile (:class:`~.chain.LedgerUnavailable`, JSON-RPC -32005);
@@ -29,6 +29,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from nosana_node.errors import UserInputError
+from nosana_node.localnet import ipfs
 from nosana_node.localnet.chain import LedgerUnavailable, LocalChain
 from nosana_node.localnet.encoding import RpcError
 from nosana_node.localnet.guard import ConnectionGuard, GuardedSite
@@ -122,6 +123,7 @@ class LocalnetServer:
         http = web.Application()
         http.router.add_post("/", self._http)
         http.router.add_get("/health", self._health)
+        ipfs.mount(http, self.chain)  # the network's IPFS endpoint (kubo RPC subset, gateway)
         ws = web.Application()
         ws.router.add_get("/", self._ws)
         self.rpc_port = await self._bind(http, self.rpc_port, "--rpc-port")

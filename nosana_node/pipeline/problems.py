@@ -58,17 +58,14 @@ class ProblemList(UserInputError):
 
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems = in_order(problems)
+        #: the warnings found along with the errors
+        self.warnings = [p for p in self.problems if p.warning]
         super().__init__("\n".join(f"{p.label}: {p}" if p.warning else str(p) for p in self.problems))
 
     @property
     def lines(self) -> list[str]:
-        """One line per error (warnings are in :attr:`problems`)."""
+        """One line per error (warnings are in :attr:`warnings`)."""
         return [str(p) for p in self.problems if not p.warning]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        """The warnings found along with the errors."""
-        return [p for p in self.problems if p.warning]
 
 
 def suggest(word: str, choices: Iterable[str]) -> str:

@@ -8,6 +8,8 @@ from nosana_node.errors import NosanaError
 class ResourceError(NosanaError):
     """A resource could not be fetched; the message starts with the resource's name."""
 
+    reason = "resource"  # the op that needed it fails with this reason
+
 
 class ResourceNotFound(ResourceError):
     """The source has no such bucket, prefix, file, repository, revision or model."""

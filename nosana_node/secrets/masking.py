@@ -9,14 +9,16 @@ replaced by ``[MASKED]``:
   lower-case hex);
 - its base64 forms (standard and URL-safe, with and without padding), including the part of
   the encoding that stays the same when the value is embedded in a longer encoded text (as in
-  ``base64("user:" + password)`` for HTTP basic auth).
+  ``base64("user:" + password)`` for HTTP basic auth), also when ``base64`` wrapped it over
+  several lines (every line it touches is masked: :mod:`nosana_node.secrets.wrapped`).
 
 Values (and forms) shorter than :data:`MIN_LENGTH` characters are not masked, to keep logs
 readable: a two-letter secret would otherwise blank out every word that contains it.
 
 :class:`StreamMasker` masks a stream that arrives in chunks: it holds back the shortest tail
 that could still be the start of a secret, so a value split across two chunks is still masked.
-Masked forms never contain a newline, so text up to the last newline is always released.
+Masked forms never contain a newline, so text up to the last newline is released, but for the
+trailing lines a wrapped base64 form could still run through.
 """
 
 from __future__ import annotations
@@ -27,7 +29,10 @@ import logging
 import re
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 from urllib.parse import quote, quote_plus
+
+from nosana_node.secrets import wrapped
 
 MASK = "[MASKED]"
 MIN_LENGTH = 4
@@ -139,6 +144,8 @@ class Masker:
         self._pattern: re.Pattern[str] | None = None
         self._stale = False  # forms changed since the pattern was compiled
         self.longest = 0
+        self._wrapped: re.Pattern[str] | None = None  # forms searched across line breaks too
+        self.longest_wrapped = 0
         for value in values:
             self.add(value)
 
@@ -195,13 +202,25 @@ class Masker:
                     forms = self._all_forms()
                     self._pattern = compile_forms(forms) if forms else None
                     self.longest = max((len(f) for f in forms), default=0)
+                    encoded = {f for f in forms if wrapped.encodable(f)}
+                    self._wrapped = compile_forms(encoded) if encoded else None
+                    self.longest_wrapped = max((len(f) for f in encoded), default=0)
                     self._stale = False
         return self._pattern
+
+    @property
+    def wrapped_pattern(self) -> re.Pattern[str] | None:
+        """The pattern of the forms made of base64 characters only (base64 forms, and values
+        that look like them): also looked for across the line breaks of wrapped text."""
+        return self._wrapped if self.pattern is not None else None
 
     def mask(self, text: str) -> str:
         """Return ``text`` with every registered form replaced by ``[MASKED]``."""
         pattern = self.pattern
-        return pattern.sub(MASK, text) if pattern is not None else text
+        if pattern is None:
+            return text
+        groups = _groups(text, pattern, self.wrapped_pattern)
+        return _replace(text, groups) if groups is not None else pattern.sub(MASK, text)
 
     def mask_obj(self, obj: object) -> object:
         """Mask every string inside a JSON-like structure (dicts, lists, strings)."""
@@ -216,6 +235,59 @@ class Masker:
     def stream(self) -> StreamMasker:
         """A masker for one chunked stream (one per stdout/stderr of a container)."""
         return StreamMasker(self)
+
+
+@dataclass
+class _Group:
+    """Overlapping matches: the pieces to replace, in order, and whether more text could
+    make one of them longer."""
+
+    start: int
+    end: int
+    pieces: list[tuple[int, int]]
+    open_end: bool
+
+
+def _groups(text: str, pattern: re.Pattern[str], encoded: re.Pattern[str] | None) -> list[_Group] | None:
+    """The matches in ``text``, those across line breaks included, merged where they overlap.
+
+    None when no form crosses a line break: plain ``pattern`` matching then says it all.
+    """
+    found = wrapped.hits(text, encoded) if encoded is not None else []
+    if not found:
+        return None
+    units = [(((m.start(), m.end()),), m.end() == len(text)) for m in pattern.finditer(text)]
+    units += [(hit.pieces, hit.open_end) for hit in found]
+    groups: list[_Group] = []
+    for unit, open_end in sorted(units, key=lambda pair: pair[0][0][0]):
+        if groups and unit[0][0] < groups[-1].end:
+            group = groups[-1]
+            group.pieces.extend(unit)
+            group.end = max(group.end, unit[-1][1])
+            group.open_end = group.open_end or open_end
+        else:
+            groups.append(_Group(unit[0][0], unit[-1][1], list(unit), open_end))
+    for group in groups:
+        merged: list[tuple[int, int]] = []
+        for start, end in sorted(group.pieces):
+            if merged and start < merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+            else:
+                merged.append((start, end))
+        group.pieces = merged
+    return groups
+
+
+def _replace(text: str, groups: list[_Group]) -> str:
+    out: list[str] = []
+    pos = 0
+    for group in groups:
+        for start, end in group.pieces:
+            out.append(text[pos:start])
+            out.append(MASK)
+            pos = end
+    out.append(text[pos:])
+    return "".join(out)
 
 
 class MaskScope:
@@ -279,21 +351,32 @@ class StreamMasker:
             return buf
         hold = max(self._masker.longest - 1, 0)
         newline = buf.rfind("\n")
-        # a match starting before safe_end lies wholly inside buf (it cannot cross a newline)
+        # a match starting before safe_end lies wholly inside buf: a plain form cannot cross a
+        # newline; a wrapped base64 form can, so the trailing lines it could reach are kept back
         safe_end = max(len(buf) - hold, newline + 1, 0)
+        encoded = self._masker.wrapped_pattern
+        if encoded is not None:
+            safe_end = min(safe_end, wrapped.hold_from(buf, self._masker.longest_wrapped - 1))
+        groups: Iterable[_Group] | None = _groups(buf, pattern, encoded)
+        if groups is None:
+            groups = (
+                _Group(m.start(), m.end(), [(m.start(), m.end())], m.end() == len(buf))
+                for m in pattern.finditer(buf)
+            )
         cut = safe_end
         out: list[str] = []
         pos = 0
-        for match in pattern.finditer(buf):
-            if match.start() >= safe_end:
+        for group in groups:
+            if group.start >= safe_end:
                 break
-            if match.end() > safe_end and match.end() == len(buf):
+            if group.end > safe_end and group.open_end:
                 # complete here, but a longer form sharing this prefix may go on: keep it back
-                cut = match.start()
+                cut = group.start
                 break
-            out.append(buf[pos : match.start()])
-            out.append(MASK)
-            pos = match.end()
+            for start, end in group.pieces:
+                out.append(buf[pos:start])
+                out.append(MASK)
+                pos = end
             cut = max(cut, pos)
         out.append(buf[pos:cut])
         self._pending = buf[cut:]

@@ -22,7 +22,6 @@ from nosana_node.chain.transactions import open_market
 from tests.chain.clikit import LocalMarket, serve
 from tests.cli import REPO
 
-pytest.importorskip("nosana_node.storage.base", reason="storage lands from main")  # until it is merged
 HELLO = REPO / "pipelines" / "hello.yml"
 
 
@@ -168,7 +167,7 @@ def test_post_refuses_bad_input_before_sending_anything(market: LocalMarket, tmp
     bad = tmp_path / "bad.yml"
     bad.write_text("global:\n  image: busybox\njobs:\n  - name: x\n    comands: [echo]\n")
     checks = [
-        (["job", "post", str(bad), "--market", "default"], f"error: {bad}:5:5: jobs[0].comands"),
+        (["job", "post", str(bad), "--market", "default"], f"error: {bad}:4:5: jobs[0].commands: missing"),
         (["job", "post", str(tmp_path / "none.yml"), "--market", "default"], "no such file"),
         (
             ["job", "post", str(HELLO), "--market", "default", "--repo", "https://x/y"],

@@ -271,3 +271,97 @@ def test_watches_see_assignments_and_job_changes_through_closing_sockets(
     finally:
         watch.close()
     assert len({address for address, _ in runs}) == 3  # each run reported once
+
+
+def test_finish_reports_each_signature_before_sending_it(
+    served: Served,
+    proxied: Callable[..., tuple[FaultProxy, Endpoint]],
+    connect: Callable[..., ChainClient],
+    landed: Landed,
+) -> None:
+    finishes: list[str] = []
+
+    def rule(method: str, params: list[Any]) -> str | None:
+        if method == "sendTransaction" and armed:
+            finishes.append(params[0])
+            if len(finishes) == 1:  # the first finish is lost while its blockhash expires
+                served.net.chain.skip_slots(200)
+                return "drop-before"
+        return None
+
+    armed = False
+    _, faulty = proxied(FaultPlan(), rule)
+    client, node = connect("client-1", QUICK, faulty), connect("node-1", QUICK, faulty)
+    market = faulty.market("default")
+    posted = client.list_job(market, digest("job"), 600)
+    node.work(market)
+    signed: list[str] = []
+    armed = True
+    signature = node.finish(posted.job, digest("result"), on_signed=signed.append)
+    assert len(signed) == 2 and signed[-1] == signature  # rebuilt once, each reported before sending
+    assert node.signature_status(signed[0]) is None and node.signature_status(signature)["err"] is None
+    assert landed.count()[("finish", str(posted.job))] == 1
+
+
+def test_without_a_socket_watches_fall_back_to_the_slow_poll(
+    proxied: Callable[..., tuple[FaultProxy, Endpoint]], connect: Callable[..., ChainClient]
+) -> None:
+    proxy, no_socket = proxied(FaultPlan(ws_refuse=1.0))
+    client, node = connect("client-1", QUICK, no_socket), connect("node-1", QUICK, no_socket)
+    market = no_socket.market("default")
+    changes: list[Any] = []
+    runs: list[Pubkey] = []
+    seen = threading.Condition()
+
+    def record(into: list[Any]) -> Callable[..., None]:
+        def callback(*args: Any) -> None:
+            with seen:
+                into.append(args[-1] if len(args) == 1 else args[0])
+                seen.notify_all()
+
+        return callback
+
+    assert node.work(market).job is None
+    posted = client.list_job(market, digest("job"), 600)
+    job_watch = client.watch_job(posted.job, record(changes))
+    run_watch = node.watch_runs(record(runs))
+    try:
+        with seen:
+            assert seen.wait_for(lambda: runs and changes, timeout=20)
+        assert changes[-1].timeout == 600 and node.run(runs[0]).job == posted.job
+        client.extend(posted.job, 900)
+        with seen:
+            assert seen.wait_for(lambda: changes[-1].timeout == 900, timeout=20)
+        node.finish(posted.job, digest("result"))
+        with seen:
+            assert seen.wait_for(lambda: changes[-1].state == JobState.DONE, timeout=20)
+        assert not job_watch.subscribed and job_watch.polls >= 3 and proxy.stats["ws-refused"] >= 1
+    finally:
+        job_watch.close()
+        run_watch.close()
+    assert len(runs) == 1
+
+
+def test_a_watched_job_that_is_closed_reports_none(
+    proxied: Callable[..., tuple[FaultProxy, Endpoint]], connect: Callable[..., ChainClient]
+) -> None:
+    _, faulty = proxied(FaultPlan())
+    client = connect("client-1", QUICK, faulty)
+    posted = client.list_job(faulty.market("default"), digest("job"), 600)
+    changes: list[Any] = []
+    seen = threading.Condition()
+
+    def on_change(job: Any) -> None:
+        with seen:
+            changes.append(job)
+            seen.notify_all()
+
+    watch = client.watch_job(posted.job, on_change)
+    try:
+        with seen:
+            assert seen.wait_for(lambda: changes and watch.subscribed, timeout=20)
+        client.delist(posted.job)
+        with seen:
+            assert seen.wait_for(lambda: changes[-1] is None, timeout=20)
+    finally:
+        watch.close()

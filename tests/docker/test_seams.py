@@ -17,6 +17,7 @@ import pytest
 
 from nosana_node.clock import ManualClock
 from nosana_node.docker import labels
+from nosana_node.docker.run_op import run_args
 from nosana_node.flow.cancel import CancelReason
 from nosana_node.flow.model import Flow, FlowStatus, Op
 from nosana_node.flow.result import flow_result
@@ -43,16 +44,7 @@ GONE_WITHIN = 2.0  # seconds from cancel (or deadline) to the container removed
 
 def job(op_id: str, *commands: str, group: str | None = None) -> Op:
     """A ``docker/run`` op as a job definition would compile to (not through a pipeline)."""
-    args = {
-        "image": IMAGE,
-        "commands": [{"cmd": c, "working_dir": None, "allow_failure": False} for c in commands],
-        "work_dir": "/root/project",
-        "env": {},
-        "resources": [],
-        "artifacts": [],
-        "pull_auth": None,
-    }
-    return Op(id=op_id, type="docker/run", args=args, group=group)
+    return Op(id=op_id, type="docker/run", args=run_args(IMAGE, list(commands)), group=group)
 
 
 class Run:

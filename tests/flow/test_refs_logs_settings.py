@@ -126,7 +126,7 @@ def test_settings_defaults_are_the_configuration_schema_defaults(tmp_path: Path)
     assert settings.memory == BY_KEY["docker.memory"].default == 4 * units.GIB
     assert settings.job_timeout == BY_KEY["docker.timeout"].default == 3600
     assert settings.artifact_cap == BY_KEY["storage.max-artifact-size"].default
-    assert (settings.pull_policy, settings.gpus, settings.network) == ("if-not-present", None, "bridge")
+    assert (settings.pull_policy, settings.gpus, settings.network) == ("if-not-present", None, "isolated")
     with pytest.raises(ConfigError, match="pull policy"):
         RunnerSettings(home=tmp_path, pull_policy="sometimes")
     with pytest.raises(ConfigError, match="memory must be positive"):

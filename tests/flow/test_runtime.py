@@ -41,7 +41,7 @@ class Record(OpType):
                 Reason.EXIT_CODE, f"asked to fail: {ctx.args.get('say', '')}", exit_code=3
             )
         if ctx.args.get("interrupt"):
-            ctx.cancel.cancel(CancelReason.INTERRUPTED, "asked to")
+            ctx.env.cancel.cancel(CancelReason.INTERRUPTED, "asked to")  # the run, not only this op
             ctx.cancel.check()
         if ctx.args.get("crash"):
             raise RuntimeError("a bug")
@@ -227,4 +227,11 @@ def test_op_types_are_assembled_by_the_application_and_plugins_load_on_demand() 
 
     registry = OpRegistry([], plugins=plugins)
     assert loaded == [] and registry.get("test/record").name == "test/record" and loaded == ["plugins"]
-    assert wiring.op_types().names() == ["checkout/local", "docker/run"]  # no plugin installed here
+    # the application's own op types (no plugin is installed here)
+    assert wiring.op_types().names() == [
+        "checkout/git",
+        "checkout/local",
+        "container/create-volume",
+        "container/run",
+        "docker/run",
+    ]

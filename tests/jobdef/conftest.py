@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from tests.corekit import home  # noqa: F401 - fixture (a fresh home, no container left)
+
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -35,11 +35,21 @@ def test_a_pipeline_is_recognised(tmp_path: Path) -> None:
     proc = run_cli("job", "validate", str(REPO / "pipelines" / "hello.yml"))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.endswith("hello.yml: valid pipeline (YAML) · 1 job: hello\n")
-    bad = tmp_path / "ci.yml"
-    bad.write_text("global: {imag: x}\njobs: [{name: a, commands: [x]}]\n")
+    odd = tmp_path / "ci.yml"
+    odd.write_text("global: {imag: x}\njobs: [{name: a, commands: [x]}]\n")
+    proc = run_cli("job", "validate", str(odd))  # what the original node ignored: a warning
+    assert proc.returncode == 0, proc.stderr
+    warning = f"{odd}:1:10: global.imag: unknown key 'imag' ignored (did you mean 'image'?)"
+    assert proc.stderr == f"warning: {warning}\n"
+    assert proc.stdout == f"{odd}: valid pipeline (YAML) · 1 job: a\n"
+    proc = run_cli("job", "validate", str(odd), "--strict")
+    assert proc.returncode == 2
+    assert proc.stderr == f"error: {warning}\n"
+    bad = tmp_path / "bad.yml"
+    bad.write_text("global: {image: x}\njobs: [{name: a, image: [x], commands: [x]}]\n")
     proc = run_cli("job", "validate", str(bad))
     assert proc.returncode == 2
-    assert proc.stderr == f"error: {bad}:1:10: global.imag: unknown key 'imag' (did you mean 'image'?)\n"
+    assert proc.stderr == f"error: {bad}:2:25: jobs[0].image: expected a string, got a list\n"
     assert proc.stdout == f"{bad}: invalid pipeline (YAML): 1 problem\n"
 
 

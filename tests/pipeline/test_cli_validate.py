@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_examples_are_valid() -> None:
-    for name in ("hello.yml", "artifacts.yml", "allow-failure.yml"):
+    for name in ("hello.yml", "artifacts.yml", "allow-failure.yml", "original-node.yml"):
         proc = cli("pipeline", "validate", str(ROOT / "pipelines" / name))
         assert proc.returncode == 0, proc.stderr
         assert "valid" in proc.stdout
