@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 
 import based58
 from solana.rpc.async_api import AsyncClient
@@ -136,3 +137,34 @@ def test_slot_notifications_arrive_every_slot(served: Served) -> None:
             await ws.slot_unsubscribe(sub)
 
     run(go())
+
+
+def test_identical_subscriptions_share_one_source(served: Served) -> None:
+    """Two connections, three identical account subscriptions and one other: two sources, and
+    every subscriber still hears its own notification."""
+    payer, receiver = served.keypair("client-1"), Keypair().pubkey()
+    subscriptions = served.server.server.subscriptions
+
+    async def go() -> None:
+        async with (
+            AsyncClient(served.rpc_url, commitment=Confirmed) as client,
+            connect(served.ws_url) as first,
+            connect(served.ws_url) as second,
+        ):
+            ids = []
+            for ws in (first, first, second):
+                await ws.account_subscribe(receiver, commitment=Confirmed, encoding="base64")
+                ids.append((await ws.recv())[0].result)
+            await second.account_subscribe(receiver, commitment=Confirmed, encoding="jsonParsed")
+            await second.recv()
+            assert len(subscriptions) == 4 and subscriptions.sources == 2
+            await client.send_transaction(await _transfer_tx(client, payer, receiver, 10**9))
+            heard = [await _next(ws, AccountNotification) for ws in (first, first, second)]
+            assert sorted(n.subscription for n in heard) == sorted(ids)
+            assert all(n.result.value.lamports == 10**9 for n in heard)
+
+    run(go())
+    deadline = time.monotonic() + 10  # closed connections are forgotten (once the server sees them)
+    while (len(subscriptions) or subscriptions.sources) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(subscriptions) == 0 and subscriptions.sources == 0
