@@ -5,16 +5,7 @@
 # git-ignored).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  if [ "$(id -u)" != 0 ]; then
-    echo "ensure-node-deps: node and npm are missing and installing them needs root (apt-get install nodejs npm)" >&2
-    exit 1
-  fi
-  echo "ensure-node-deps: installing Debian's nodejs and npm" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq nodejs npm >/dev/null
-fi
+bash scripts/apt-ensure.sh ensure-node-deps node:nodejs npm:npm
 if [ $# -gt 0 ]; then
   locks=$(for dir in "$@"; do echo "$dir/package-lock.json"; done)
 else

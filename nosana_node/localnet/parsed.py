@@ -98,6 +98,20 @@ def _authority(info: Info, name: str, accounts: list[str], at: int) -> Info:
     return info
 
 
+#: SPL Token instructions with fixed accounts, a signing authority after them, and maybe an
+#: amount: tag -> (type, account names, authority name, has an amount).
+_PLAIN_TOKEN: dict[int, tuple[str, tuple[str, ...], str, bool]] = {
+    3: ("transfer", ("source", "destination"), "authority", True),
+    4: ("approve", ("source", "delegate"), "owner", True),
+    5: ("revoke", ("source",), "owner", False),
+    7: ("mintTo", ("mint", "account"), "mintAuthority", True),
+    8: ("burn", ("account", "mint"), "authority", True),
+    9: ("closeAccount", ("account", "destination"), "owner", False),
+    10: ("freezeAccount", ("account", "mint"), "freezeAuthority", False),
+    11: ("thawAccount", ("account", "mint"), "freezeAuthority", False),
+}
+
+
 def _token(data: bytes, accounts: list[str]) -> tuple[str, Info]:
     tag, r = data[0], _Reader(data, 1)
     if tag in (0, 20):
@@ -118,27 +132,12 @@ def _token(data: bytes, accounts: list[str]) -> tuple[str, Info]:
         if tag == 16:
             info["rentSysvar"] = accounts[2]
         return ("initializeAccount2" if tag == 16 else "initializeAccount3"), info
-    if tag == 3:
-        info = {"source": accounts[0], "destination": accounts[1], "amount": str(r.take("<Q"))}
-        return "transfer", _authority(info, "authority", accounts, 2)
-    if tag == 4:
-        info = {"source": accounts[0], "delegate": accounts[1], "amount": str(r.take("<Q"))}
-        return "approve", _authority(info, "owner", accounts, 2)
-    if tag == 5:
-        return "revoke", _authority({"source": accounts[0]}, "owner", accounts, 1)
-    if tag == 7:
-        info = {"mint": accounts[0], "account": accounts[1], "amount": str(r.take("<Q"))}
-        return "mintTo", _authority(info, "mintAuthority", accounts, 2)
-    if tag == 8:
-        info = {"account": accounts[0], "mint": accounts[1], "amount": str(r.take("<Q"))}
-        return "burn", _authority(info, "authority", accounts, 2)
-    if tag == 9:
-        info = {"account": accounts[0], "destination": accounts[1]}
-        return "closeAccount", _authority(info, "owner", accounts, 2)
-    if tag in (10, 11):
-        info = {"account": accounts[0], "mint": accounts[1]}
-        kind = "freezeAccount" if tag == 10 else "thawAccount"
-        return kind, _authority(info, "freezeAuthority", accounts, 2)
+    if tag in _PLAIN_TOKEN:
+        kind, names, signer, with_amount = _PLAIN_TOKEN[tag]
+        info = dict(zip(names, accounts, strict=False))
+        if with_amount:
+            info["amount"] = str(r.take("<Q"))
+        return kind, _authority(info, signer, accounts, len(names))
     if tag in (12, 14, 15):
         amount, decimals = r.take("<Q"), r.take("<B")
         token_amount = amount_json(amount, decimals)
