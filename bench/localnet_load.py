@@ -156,7 +156,7 @@ async def _clients(
 
             blockhash = None
             for n in range(cycles // workers):
-                if n % 100 == 0:
+                if n % 10 == 0:  # a blockhash lives 150 slots (60 s)
                     latest = await call("getLatestBlockhash", {"commitment": "confirmed"})
                     blockhash = Hash.from_string(latest["value"]["blockhash"])
                 for tx in cycle(market, vault, client, node, blockhash):

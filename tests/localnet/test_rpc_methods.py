@@ -295,3 +295,37 @@ def test_concurrent_clients_are_served_safely(served: Served) -> None:
     run(go())
     expected = sum(1_000_000 + index * 10 + i for index in range(8) for i in range(10))
     assert served.result("getBalance", str(receiver), CONFIRMED)["value"] == expected
+
+
+def test_finalized_reads_see_only_what_is_committed(held: Served) -> None:
+    """On a held clock nothing is committed until the test says so: reads at ``finalized`` (the
+    default) show the state on disk, at ``confirmed`` the state after the transaction."""
+    payer, to = held.keypair("client-1"), Keypair().pubkey()
+    final_slot = held.result("getSlot")
+    tx = _transfer(
+        held, payer, to, 10**9, blockhash=held.result("getLatestBlockhash", CONFIRMED)["value"]["blockhash"]
+    )
+    signature = held.result("sendTransaction", base64.b64encode(bytes(tx)).decode(), {"encoding": "base64"})
+    assert held.result("getBalance", str(to), CONFIRMED)["value"] == 10**9
+    assert held.result("getBalance", str(to))["value"] == 0
+    assert held.result("getAccountInfo", str(to))["value"] is None
+    assert held.result("getMultipleAccounts", [str(to)])["value"] == [None]
+    assert held.result("getTransaction", signature) is None  # not final yet
+    assert held.result("getTransaction", signature, CONFIRMED)["slot"] >= final_slot
+    assert held.result("getSignaturesForAddress", str(to)) == []
+    system = "11111111111111111111111111111111"
+
+    def owned(*config: dict) -> set[str]:
+        return {
+            a["pubkey"]
+            for a in held.result("getProgramAccounts", system, {"encoding": "base64", **config[0]})
+        }
+
+    assert str(to) in owned(CONFIRMED) and str(to) not in owned({})
+    assert held.result("getSlot") == final_slot
+    held.commit()
+    assert str(to) in owned({})
+    assert held.result("getBalance", str(to))["value"] == 10**9
+    assert held.result("getTransaction", signature)["slot"] > final_slot - 1
+    assert [s["signature"] for s in held.result("getSignaturesForAddress", str(to))] == [signature]
+    assert held.result("getSlot") > final_slot
