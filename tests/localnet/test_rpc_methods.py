@@ -315,10 +315,9 @@ def test_finalized_reads_see_only_what_is_committed(held: Served) -> None:
     assert held.result("getSignaturesForAddress", str(to)) == []
     system = "11111111111111111111111111111111"
 
-    def owned(*config: dict) -> set[str]:
+    def owned(config: dict) -> set[str]:
         return {
-            a["pubkey"]
-            for a in held.result("getProgramAccounts", system, {"encoding": "base64", **config[0]})
+            a["pubkey"] for a in held.result("getProgramAccounts", system, {"encoding": "base64", **config})
         }
 
     assert str(to) in owned(CONFIRMED) and str(to) not in owned({})
