@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: help venv engine images clang ipfs demo demo-pipeline test lint format localnet program bench clean
+.PHONY: help venv engine images clang ipfs node-deps demo demo-pipeline test lint format localnet program bench clean
 
 help:
 	@echo "make demo     a local market and a node; a pipeline posted, run by the node, its result read back"
@@ -37,13 +37,16 @@ clang:
 ipfs:
 	bash scripts/ensure-ipfs.sh >/dev/null
 
+node-deps:
+	bash scripts/ensure-node-deps.sh
+
 demo: venv images
 	$(BIN)/python scripts/demo.py
 
 demo-pipeline: venv images
 	$(BIN)/nosana-node pipeline run pipelines/artifacts.yml
 
-test: venv images clang ipfs
+test: venv images clang ipfs node-deps
 	$(BIN)/pytest -q
 
 lint: venv

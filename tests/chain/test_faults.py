@@ -217,7 +217,7 @@ def test_priority_fee_follows_recent_fees_up_to_the_cap(
         return None
 
     def price_paid(signature: str) -> int | None:
-        tx = served.result("getTransaction", signature, {"encoding": "json"})
+        tx = served.result("getTransaction", signature, {"encoding": "json", "commitment": "confirmed"})
         keys = tx["transaction"]["message"]["accountKeys"]
         for ix in tx["transaction"]["message"]["instructions"]:
             data = base58_decode(ix["data"])
