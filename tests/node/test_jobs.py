@@ -170,3 +170,24 @@ def test_a_job_definition_runs_and_one_this_host_cannot_serve_is_given_back(
     market.wait_job(wanting, lambda a: a is not None and a.state == JobState.STOPPED)
     node.wait_line(rf"job {wanting} quit \(run \w+\): .*cannot serve the job")
     assert not market.client.runs(job=wanting)
+
+
+def test_secrets_a_job_may_read_never_reach_its_result(
+    market: Market, start_node: NodeFactory, tmp_path: Path
+) -> None:
+    home = tmp_path / "secretive"
+    home.mkdir()
+    (home / "config.edn").write_text(
+        '{:vault {:backend :config} :secrets {"ci/token" #env NODE_TEST_TOKEN} :node {:vault-secrets true}}\n'
+    )
+    secret = "tok-5ecr3t-value-42"
+    node = start_node(home=home, env={"NODE_TEST_TOKEN": secret})
+    node.wait_line(r"waiting in the queue")
+    extra = "    environment:\n      TOKEN: {type: nos/vault, value: ci/token}\n"
+    job = market.post(pipeline('echo "token=$TOKEN"', 'echo "$TOKEN" | base64', extra=extra))
+    market.wait_done(job)
+    raw = market.storage.get(Cid.from_chain(market.client.job(job).ipfs_result)).decode()
+    assert secret not in raw and "dG9rLTVlY3IzdC12YWx1ZS00Mg" not in raw  # nor its base64
+    doc = json.loads(raw)
+    assert doc["status"] == "succeeded" and "token=[MASKED]" in doc["jobs"][0]["log"]
+    assert secret not in node.output
