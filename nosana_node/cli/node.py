@@ -51,7 +51,7 @@ def start(
 ) -> None:
     """Check, join the market and serve its jobs until SIGTERM/SIGINT (a second one: at once)."""
     from nosana_node.node.checks import require, run_checks
-    from nosana_node.node.events import log_events
+    from nosana_node.node.events import NodeEvent, log_events
     from nosana_node.node.loop import Node
     from nosana_node.node.parts import build_parts
     from nosana_node.node.state import HomeLock
@@ -68,6 +68,7 @@ def start(
         results = run_checks(parts)
         for result in results:
             _out(result.line())
+            parts.events.publish(NodeEvent("check", data=result.to_json()))
         require(results)
         node = Node(parts)
         parts.events.subscribe(log_events)
