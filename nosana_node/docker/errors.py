@@ -28,6 +28,12 @@ class EngineNotFound(EngineError):
     """What was asked for (a container, a path in it, an image) does not exist."""
 
 
+class EngineUnreachable(EngineError):
+    """The engine did not answer: stopped, frozen, its socket gone. Resumable."""
+
+    reason = "engine-unreachable"
+
+
 def describe(exc: BaseException) -> str:
     """The most useful single line of an engine exception."""
     explanation = getattr(exc, "explanation", None)
@@ -55,16 +61,35 @@ def message(exc: BaseException, what: str) -> str:
     return f"{what}: {text}"
 
 
+def unreachable(exc: BaseException, what: str) -> EngineUnreachable:
+    """The error for an engine that did not answer ``what``."""
+    import requests
+
+    if isinstance(exc, requests.exceptions.Timeout | TimeoutError):
+        return EngineUnreachable(f"{what}: the Docker engine did not answer in time ({cause(exc)}); {HINT}")
+    return EngineUnreachable(f"{what}: the Docker engine is unreachable ({cause(exc)}); {HINT}")
+
+
 @contextmanager
 def engine_call(what: str, error: type[NosanaError] = EngineError) -> Iterator[None]:
     """Within the block, engine exceptions raise ``error`` (``EngineNotFound`` for a missing
-    object when ``error`` is :class:`EngineError`) saying ``what`` failed and why."""
+    object when ``error`` is :class:`EngineError`) saying ``what`` failed and why; an engine that
+    does not answer raises :class:`EngineUnreachable`, whatever ``error`` is."""
     import docker
     import requests
+    import urllib3
 
     try:
         yield
     except docker.errors.NotFound as exc:
         raise (EngineNotFound if error is EngineError else error)(message(exc, what)) from None
+    except (
+        requests.exceptions.ConnectionError,
+        requests.exceptions.Timeout,
+        urllib3.exceptions.HTTPError,
+        ConnectionError,
+        TimeoutError,
+    ) as exc:
+        raise unreachable(exc, what) from None
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise error(message(exc, what)) from None
