@@ -8,9 +8,10 @@ containers of this store whose runner is gone and makes the job network ready
   removal on cancel and at the end of the run) in the same step as it is made, so no cancel,
   however timed, leaves it behind; one the engine makes after the op gave up waiting is removed
   as soon as the engine answers;
-- finished containers are removed in a background thread so the next job need not wait; a
-  removal waits for the engine at most until the engine is known not to answer (then it is
-  left to finish alone, or to the start-up sweep of a later run, and said so);
+- finished containers are removed in a background thread so the next job need not wait; an op
+  waits for a removal at most the grace (then the engine is taken as not answering, and nothing
+  waits for it any more: the removal finishes alone, or a later run's start-up sweep does it;
+  either way it is said);
 - :meth:`DockerService.close` (when the run ends, however it ends) waits for the removals, then
   removes whatever container of this runner and of this run's flows is still there (sweep by
   label), and closes the connection.
@@ -135,13 +136,19 @@ class DockerService:
         self._removal(container_id)
 
     def remove_now(self, container_id: str) -> None:
-        """Remove the container before returning, unless the engine does not answer: then the
-        removal goes on alone (the container keeps its labels; a later run's sweep removes it)."""
+        """Remove the container before returning, unless the engine does not answer within the
+        grace: then it is taken as not answering and the removal goes on alone (the container
+        keeps its labels; a later run's sweep removes it if this process is gone by then)."""
         self._removal(container_id)
         with self._cond:
-            self._cond.wait_for(lambda: container_id not in self._removing or self.down is not None)
+            self._cond.wait_for(
+                lambda: container_id not in self._removing or self.down is not None, timeout=self.grace
+            )
             pending = container_id in self._removing
         if pending:
+            self.engine_down(
+                f"the Docker engine did not remove container {container_id[:12]} in {self.grace:g}s"
+            )
             self._report(f"the engine does not answer: container {container_id[:12]} is removed when it does")
 
     def wait_removals(self) -> None:

@@ -116,7 +116,8 @@ def state_error(path: Path, exc: sqlite3.Error | OSError) -> StateError:
 
 def check_header(path: Path) -> None:
     """Raise :class:`StateError` when ``path`` is plainly not a whole SQLite database (no
-    header, or shorter than the size its header gives): nothing is opened or written then."""
+    header, or, without a write-ahead log beside it, shorter than the size its header gives):
+    nothing is opened or written then."""
     try:
         size = path.stat().st_size
         if size == 0:
@@ -132,6 +133,9 @@ def check_header(path: Path) -> None:
     page_size = struct.unpack(">H", head[16:18])[0]
     page_size = 65536 if page_size == 1 else page_size
     pages, changed, valid_for = struct.unpack(">I", head[28:32])[0], head[24:28], head[92:96]
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        return  # pages not yet copied back (a checkpoint cut short by a full disk) are in the log
     if pages and changed == valid_for and size < pages * page_size:
         raise damaged(path, f"cut short: {size} bytes where its header says {pages * page_size}")
 
