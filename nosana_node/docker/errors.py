@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from nosana_node.errors import NosanaError
+from nosana_node.errors import DockerUnavailableError, NosanaError
 
 HINT = "is dockerd running? `bash scripts/ensure-docker.sh` starts one (as root)"
 GPU_HINT = "GPU requested but this Docker engine cannot provide one (no GPU or NVIDIA container runtime here)"
@@ -28,8 +28,9 @@ class EngineNotFound(EngineError):
     """What was asked for (a container, a path in it, an image) does not exist."""
 
 
-class EngineUnreachable(EngineError):
-    """The engine did not answer: stopped, frozen, its socket gone. Resumable."""
+class EngineUnreachable(EngineError, DockerUnavailableError):
+    """The engine did not answer: stopped, frozen, its socket gone. Resumable; to whoever
+    catches :class:`~nosana_node.errors.DockerUnavailableError` (the node), the engine is down."""
 
     reason = "engine-unreachable"
 
