@@ -20,7 +20,9 @@ step, saving each step before the next (see :mod:`.state`):
    or because the job was ended meanwhile, is recognised from the job account.
 
 A failure outside the job (the chain or the storage unreachable past their retries, the engine
-down) raises: the record stays where it is and the loop calls ``process()`` again later.
+down or unreachable mid-run - the runtime then leaves the flow interrupted, resumable -, the disk
+full) raises: the record stays where it is and the loop calls ``process()`` again later, and the
+flow continues where it stopped.
 """
 
 from __future__ import annotations
@@ -50,6 +52,13 @@ from nosana_node.storage.cid import Cid
 log = logging.getLogger("nosana_node.node")
 
 ENDED_ON_CHAIN = "the job was ended on chain by its poster"
+
+
+class NodeFault(NosanaError):
+    """The node, not the job, failed (the engine unreachable, the disk full): the flow stopped
+    resumable; the loop tries the job again later and the flow continues where it stopped."""
+
+    reason = "node-fault"
 
 
 class JobProcessor:
@@ -191,8 +200,11 @@ class JobProcessor:
             self._stopped(token.detail or ENDED_ON_CHAIN)
         elif reason is CancelReason.EXPIRED:
             self._store(status="expired", flow=flow, reason="expired", error=token.describe())
-        else:
-            self._quit(self._interrupted or token.detail or "interrupted")
+        elif self._interrupted is not None:  # the node is shutting down: give the run back
+            self._quit(self._interrupted)
+        else:  # the runtime stopped it for a fault of the node (engine, disk): try again later
+            why = (flow.error if flow is not None else None) or token.detail or "interrupted"
+            raise NodeFault(f"its flow stopped, resumable: {why}")
 
     # -- the result ---------------------------------------------------------------------------------
     def _store_flow(self, flow: Flow) -> None:
