@@ -3,8 +3,10 @@ RPC down or failing at start, start-up checks that fail."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,11 +15,11 @@ import pytest
 from solders.keypair import Keypair
 
 from tests.chain.test_faults import Landed
-from tests.corekit import no_traceback
+from tests.corekit import WAIT_FOR_GO, EngineEvents, new_store, no_traceback
 from tests.faultproxy import FaultPlan, FaultProxy
 from tests.localnet.conftest import Served
 from tests.node.conftest import NodeFactory
-from tests.node.nodekit import Market, pipeline
+from tests.node.nodekit import Market, let_job_go, pipeline
 
 QUEUED = r"waiting in the queue of market"
 
@@ -136,3 +138,92 @@ def test_failed_start_up_checks_stop_the_node_before_it_joins(
     finally:
         demanding.close()
     assert not market.client.market(market.address).queue
+
+
+class EngineRelay:
+    """The engine's API socket relayed byte for byte on a TCP port the test can cut and restore
+    (the node sees an engine that stops answering, then comes back)."""
+
+    def __init__(self, path: str = "/var/run/docker.sock") -> None:
+        self.path = path
+        self.port = 0
+        self._conns: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._server: socket.socket | None = None
+        self.restore()
+
+    @property
+    def url(self) -> str:
+        return f"tcp://127.0.0.1:{self.port}"
+
+    def restore(self) -> None:
+        server = socket.create_server(("127.0.0.1", self.port), reuse_port=False)
+        self.port = server.getsockname()[1]
+        self._server = server
+        threading.Thread(target=self._accept, args=(server,), daemon=True).start()
+
+    def cut(self) -> None:
+        """Refuse new connections and break the open ones."""
+        server, self._server = self._server, None
+        if server is not None:
+            with contextlib.suppress(OSError):
+                server.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread: no new connection
+            server.close()
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+            conn.close()
+
+    def _accept(self, server: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = server.accept()
+            except OSError:
+                return
+            upstream = socket.socket(socket.AF_UNIX)
+            upstream.connect(self.path)
+            with self._lock:
+                self._conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+
+def test_an_engine_that_stops_answering_mid_run_is_waited_for_and_the_flow_resumes(
+    tmp_path: Path, market: Market, start_node: NodeFactory, landed: Landed
+) -> None:
+    relay = EngineRelay()
+    home = tmp_path / "node"
+    try:
+        with EngineEvents(new_store(home)) as events:
+            node = start_node(home=home, env={"NOSANA_DOCKER_URL": relay.url})
+            node.wait_line(QUEUED)
+            job = market.post(pipeline(WAIT_FOR_GO, "echo after the outage"))
+            events.wait("start")
+            mark = node.mark()
+            relay.cut()
+            node.wait_line(rf"job {job}: its flow stopped, resumable: .*; trying again in", since=mark)
+            relay.restore()
+            (_, second) = events.wait("start", count=2)
+            let_job_go(second["id"])
+            market.wait_done(job)
+            node.wait_line(rf"job {job} finished")
+        assert landed.count()[("finish", str(job))] == 1
+        doc = market.result(job)
+        assert doc["status"] == "succeeded" and doc["jobs"][0]["attempts"] == 2
+        assert "after the outage" in doc["jobs"][0]["log"]
+        assert f"job {job} quit" not in node.output
+        assert node.stop() == 0
+    finally:
+        relay.cut()
