@@ -1,0 +1,88 @@
+"""A flow's stored log, read back for the API: every op attempt's JSON lines merged by time.
+
+Files are ``<home>/flows/<id>/logs/<op index>.<attempt>.jsonl`` (:mod:`nosana_node.flow.logs`).
+Only whole lines are read (a line still being written is left for the live stream), and the
+number of lines read per attempt is kept (:attr:`StoredLog.counts`): a follower then skips the
+live lines it has already sent (``seq <= count``, see :mod:`nosana_node.api.bus`). Reading is
+lazy and in batches of bounded size, so a long log is streamed, never held whole.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+_NAME = re.compile(r"^(\d{3,})\.(\d+)\.jsonl$")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredLine:
+    """One record of a stored log."""
+
+    t: float
+    op: str
+    attempt: int
+    stream: str
+    text: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"t": self.t, "op": self.op, "attempt": self.attempt, "s": self.stream, "d": self.text}
+
+
+class StoredLog:
+    """The records of one flow's log files, merged by time; close it when done."""
+
+    def __init__(self, logs_dir: Path, op_ids: list[str]) -> None:
+        self._files: list[IO[str]] = []
+        self.counts: dict[tuple[str, int], int] = {}
+        sources = []
+        paths = sorted(logs_dir.glob("*.jsonl")) if logs_dir.is_dir() else []
+        for path in paths:
+            match = _NAME.match(path.name)
+            if match is None or int(match.group(1)) >= len(op_ids):
+                continue
+            op, attempt = op_ids[int(match.group(1))], int(match.group(2))
+            try:
+                handle = path.open(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            self._files.append(handle)
+            self.counts[(op, attempt)] = 0
+            sources.append(self._records(handle, op, attempt))
+        self._merged: Iterator[StoredLine] = heapq.merge(*sources, key=lambda line: line.t)
+        self.done = False
+
+    def _records(self, handle: IO[str], op: str, attempt: int) -> Iterator[StoredLine]:
+        key = (op, attempt)
+        for raw in handle:
+            if not raw.endswith("\n"):  # still being written: the live stream has it
+                return
+            self.counts[key] += 1
+            try:
+                record = json.loads(raw)
+                yield StoredLine(float(record["t"]), op, attempt, str(record["s"]), str(record["d"]))
+            except (ValueError, KeyError, TypeError):
+                continue
+
+    def batch(self, max_chars: int = 256 * 1024) -> list[StoredLine]:
+        """The next records, about ``max_chars`` of text at most (at least one); [] at the end."""
+        out: list[StoredLine] = []
+        size = 0
+        for line in self._merged:
+            out.append(line)
+            size += len(line.text) + 64
+            if size >= max_chars:
+                return out
+        self.done = True
+        self.close()
+        return out
+
+    def close(self) -> None:
+        for handle in self._files:
+            handle.close()
+        self._files = []
