@@ -64,6 +64,8 @@ def serve(
     chain: Any = None,
     parties: Callable[[str], set[str] | None] = lambda job: None,
     checks: list[Any] | None = None,
+    access_clock: Callable[[], float] = time.time,
+    max_challenges: int = 10_000,
     **settings: Any,
 ) -> Iterator[Served]:
     """The API over ``home`` on a free loopback port, stopped afterwards."""
@@ -84,7 +86,7 @@ def serve(
         version="test",
         store=store,
         bus=bus,
-        access=Access(wallet, token, parties),
+        access=Access(wallet, token, parties, clock=access_clock, max_challenges=max_challenges),
         health=Health(checks if checks is not None else [disk_check(home, 1)], ttl=0.0),
         metrics=metrics,
         view=view,
