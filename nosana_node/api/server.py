@@ -76,7 +76,7 @@ class ApiSettings:
     address: str = "127.0.0.1"
     port: int = 8989
     max_followers: int = 4096
-    max_pending: int = 1024 * 1024
+    max_pending: int = 4 * 1024 * 1024
     heartbeat: float = 15.0
     status_ttl: float = 10.0
 
@@ -369,18 +369,11 @@ class Api:
         """Send the stored log, then live items until the flow ends or the follower is dropped;
         ``follower`` must exist before this is called (no line falls between the two)."""
         flow = await self.run(self._flow, address)
-        stored = await self.run(_open_log, self.ctx.store, address, flow)
-        try:
-            while not stored.done:
-                mask = process_masker().mask
-                batch = await self.run(stored.batch)
-                await send(
-                    [encode("log", {"type": "log", **line.to_json(), "d": mask(line.text)}) for line in batch]
-                )
-        finally:
-            stored.close()
-        counts = stored.counts
+        counts = await self._send_stored(send, address, flow, None)
         if await self.run(self._ended, address):
+            # it ended meanwhile: the files are whole now; what was written after the first read
+            # is sent from them (the live items queued meanwhile are not needed)
+            await self._send_stored(send, address, await self.run(self._flow, address), counts)
             await send(
                 [encode("end", {"type": "end", "status": await self.run(self._final_status, address)})]
             )
@@ -406,6 +399,30 @@ class Api:
             if fresh:
                 await send(fresh)
 
+    async def _send_stored(
+        self,
+        send: Callable[[list[Item]], Any],
+        address: str,
+        flow: Flow | None,
+        skip: dict[tuple[str, int], int] | None,
+    ) -> dict[tuple[str, int], int]:
+        """Send the stored log (but the first ``skip`` lines of each file); the lines per file."""
+        stored = await self.run(_open_log, self.ctx.store, address, flow, skip)
+        try:
+            while not stored.done:
+                mask = process_masker().mask
+                batch = await self.run(stored.batch)
+                if batch:
+                    await send(
+                        [
+                            encode("log", {"type": "log", **line.to_json(), "d": mask(line.text)})
+                            for line in batch
+                        ]
+                    )
+        finally:
+            stored.close()
+        return stored.counts
+
     def _flow(self, address: str) -> Flow | None:
         store = self.ctx.store
         return store.load(address) if store.exists(address) else None
@@ -418,7 +435,7 @@ class Api:
             return True
         if entry is not None:
             return entry.step in FINAL_STEPS or (flow is None and entry.step not in ("claimed", "running"))
-        return flow is not None and flow.status.value != "running"
+        return flow is not None and flow.status.value not in ("running", "pending")
 
     def _final_status(self, address: str) -> str | None:
         store = self.ctx.store
@@ -431,7 +448,7 @@ class Api:
         def drop() -> None:
             self.ctx.metrics.dropped.inc()
             if transport is not None:
-                transport.close()
+                transport.abort()  # at once: a client that reads nothing would keep a close waiting
 
         return self.fanout.follow(address, on_drop=drop)
 
@@ -466,13 +483,12 @@ class Api:
         if header:
             await self._reader(header, address)  # refused before the upgrade: 401/403
         try:
-            follower = self._new_follower(address, None)
+            follower = self._new_follower(address, request.transport)
         except TooManyFollowers as exc:
             return _error(503, str(exc), **{"Retry-After": "30"})
         ws = web.WebSocketResponse(heartbeat=self.ctx.settings.heartbeat, max_msg_size=16 * 1024)
         try:
             await ws.prepare(request)
-            follower.on_drop = _closer(follower.on_drop, ws)
             if not header:
                 try:
                     message = await asyncio.wait_for(ws.receive(), WS_AUTH_TIMEOUT)
@@ -506,28 +522,17 @@ class Api:
             self.fanout.unfollow(follower)
 
 
-_TASKS: set[asyncio.Future[Any]] = set()  # closes under way (kept from the garbage collector)
-
-
-def _closer(previous: Callable[[], None] | None, ws: web.WebSocketResponse) -> Callable[[], None]:
-    def drop() -> None:
-        if previous is not None:
-            previous()
-        _TASKS.add(task := asyncio.ensure_future(ws.close(code=1013, message=b"too slow")))
-        task.add_done_callback(_TASKS.discard)
-
-    return drop
-
-
 async def _drain_incoming(ws: web.WebSocketResponse) -> None:
     """Read (and ignore) what a following client sends, so pings and its close are seen."""
     async for _ in ws:
         pass
 
 
-def _open_log(store: FlowStore, address: str, flow: Flow | None) -> StoredLog:
+def _open_log(
+    store: FlowStore, address: str, flow: Flow | None, skip: dict[tuple[str, int], int] | None = None
+) -> StoredLog:
     ops = [op.id for op in flow.ops] if flow is not None else []
-    return StoredLog(store.flow_dir(address) / "logs", ops)
+    return StoredLog(store.flow_dir(address) / "logs", ops, skip)
 
 
 def _page() -> tuple[str, str]:

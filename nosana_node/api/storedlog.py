@@ -3,7 +3,8 @@
 Files are ``<home>/flows/<id>/logs/<op index>.<attempt>.jsonl`` (:mod:`nosana_node.flow.logs`).
 Only whole lines are read (a line still being written is left for the live stream), and the
 number of lines read per attempt is kept (:attr:`StoredLog.counts`): a follower then skips the
-live lines it has already sent (``seq <= count``, see :mod:`nosana_node.api.bus`). Reading is
+live lines it has already sent (``seq <= count``, see :mod:`nosana_node.api.bus`), or, once the
+flow has ended, reads the rest of the files skipping what it sent (``skip``). Reading is
 lazy and in batches of bounded size, so a long log is streamed, never held whole.
 """
 
@@ -37,7 +38,9 @@ class StoredLine:
 class StoredLog:
     """The records of one flow's log files, merged by time; close it when done."""
 
-    def __init__(self, logs_dir: Path, op_ids: list[str]) -> None:
+    def __init__(
+        self, logs_dir: Path, op_ids: list[str], skip: dict[tuple[str, int], int] | None = None
+    ) -> None:
         self._files: list[IO[str]] = []
         self.counts: dict[tuple[str, int], int] = {}
         sources = []
@@ -53,16 +56,18 @@ class StoredLog:
                 continue
             self._files.append(handle)
             self.counts[(op, attempt)] = 0
-            sources.append(self._records(handle, op, attempt))
+            sources.append(self._records(handle, op, attempt, (skip or {}).get((op, attempt), 0)))
         self._merged: Iterator[StoredLine] = heapq.merge(*sources, key=lambda line: line.t)
         self.done = False
 
-    def _records(self, handle: IO[str], op: str, attempt: int) -> Iterator[StoredLine]:
+    def _records(self, handle: IO[str], op: str, attempt: int, skip: int) -> Iterator[StoredLine]:
         key = (op, attempt)
         for raw in handle:
             if not raw.endswith("\n"):  # still being written: the live stream has it
                 return
             self.counts[key] += 1
+            if self.counts[key] <= skip:  # sent before
+                continue
             try:
                 record = json.loads(raw)
                 yield StoredLine(float(record["t"]), op, attempt, str(record["s"]), str(record["d"]))

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from solders.pubkey import Pubkey
+from solders.keypair import Keypair
 
 from nosana_node.api.access import Access, operator_token
 from nosana_node.api.bus import BusEvent, LogBus, LogLine
@@ -32,7 +32,7 @@ WAIT = 60.0  # seconds anything awaited in these tests may take before it counts
 
 def job_address() -> str:
     """A fresh address, as a job's."""
-    return str(Pubkey.new_unique())
+    return str(Keypair().pubkey())
 
 
 @dataclass
@@ -186,3 +186,36 @@ def log_text(events: list[SseEvent], stream: str | None = None) -> str:
     return "".join(
         e.data["d"] for e in events if e.event == "log" and (stream is None or e.data["s"] == stream)
     )
+
+
+def eventually(what: Callable[[], bool], timeout: float = WAIT, message: str = "") -> None:
+    """Wait until ``what()`` holds (checked every 20 ms), AssertionError after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while not what():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout}s for {message or what}")
+        pause.wait(0.02)
+
+
+def gated(body: str) -> str:
+    """A job that prints ``ready``, waits until the test opens its gate (:func:`open_gate`),
+    then runs ``body`` (shell)."""
+    from tests.corekit import pipeline
+
+    script = f"echo ready; while [ ! -f /tmp/go ]; do sleep 0.02; done; {body}"
+    return pipeline(f"  - name: work\n    commands:\n      - {json.dumps(script)}\n")
+
+
+def open_gate(flow_id: str) -> None:
+    """Let the gated job of flow ``flow_id`` go on (a ``docker exec`` in its container)."""
+    from nosana_node.docker import labels
+    from tests.corekit import engine
+
+    api = engine()
+    try:
+        (container,) = api.containers(filters={"label": [f"{labels.FLOW}={flow_id}"]})
+        exec_id = api.exec_create(container["Id"], ["touch", "/tmp/go"])
+        api.exec_start(exec_id)
+    finally:
+        api.close()
