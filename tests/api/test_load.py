@@ -204,12 +204,13 @@ def test_a_follower_limit_says_503(home: Path) -> None:
             api.client() as client,
             client.stream("GET", f"/jobs/{job}/logs?follow=1", headers=api.operator) as first,
         ):
-            next(e for e in sse_events(first) if e.event == "log")
+            stream = sse_events(first)  # kept: closing the generator would close the connection
+            assert next(stream).event == "log"
             second = httpx.get(f"{api.url}/jobs/{job}/logs?follow=1", headers=api.operator, timeout=WAIT)
             assert second.status_code == 503 and "limit" in second.json()["error"]
             assert second.headers["retry-after"] == "30"
             run.cancel.cancel(CancelReason.STOPPED, "the test is over")
-            events = list(sse_events(first))
+            events = list(stream)
         run.join()
     recorder.close()
     assert events[-1].event == "end" and events[-1].data["status"] == "stopped"
