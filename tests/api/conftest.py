@@ -14,6 +14,7 @@ from nosana_node.localnet.instance import Localnet
 from nosana_node.localnet.server import ServerThread
 from tests.corekit import home  # noqa: F401 - fixture
 from tests.localnet.conftest import Served
+from tests.vault.conftest import bao  # noqa: F401 - fixture
 
 
 @pytest.fixture(scope="module")
