@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: help venv engine images clang ipfs demo test lint format localnet program bench clean
+.PHONY: help venv engine images clang ipfs browser demo test lint format localnet program bench clean
 
 help:
 	@echo "make demo     run pipelines/artifacts.yml on the local Docker engine"
@@ -36,10 +36,13 @@ clang:
 ipfs:
 	bash scripts/ensure-ipfs.sh >/dev/null
 
+browser:
+	bash scripts/ensure-chromium.sh
+
 demo: venv images
 	$(BIN)/nosana-node pipeline run pipelines/artifacts.yml
 
-test: venv images clang ipfs
+test: venv images clang ipfs browser
 	$(BIN)/pytest -q
 
 lint: venv

@@ -146,6 +146,18 @@ class FlowThread:
         self.thread.start()
         return self
 
+    def __enter__(self) -> FlowThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        """A flow still running (the test failed midway) is stopped: no container stays."""
+        if self.thread.is_alive():
+            from nosana_node.flow.cancel import CancelReason
+
+            self.cancel.cancel(CancelReason.STOPPED, "the test ended")
+            self.thread.join(WAIT)
+        self.runner.close()
+
     def _run(self) -> None:
         try:
             self.result = self.runner.run(self.flow, cancel=self.cancel)

@@ -36,8 +36,7 @@ def printed(text: str) -> list[str]:
 def test_a_follower_joining_mid_run_gets_every_line_once_then_the_end(home: Path) -> None:
     bus, job = LogBus(), job_address()
     recorder = Recorder(bus)
-    with serve(home, bus) as api:
-        run = FlowThread(home, bus, counting(), job).start()
+    with serve(home, bus) as api, FlowThread(home, bus, counting(), job) as run:
         recorder.wait(lambda: sum("line " in e.text for e in recorder.lines(job)) >= 5)
         with (
             api.client() as client,
@@ -74,8 +73,7 @@ def test_the_stored_log_of_an_ended_job_as_json_lines_and_text(home: Path) -> No
 def test_a_websocket_follower_with_its_credentials_as_first_message(home: Path) -> None:
     bus, job = LogBus(), job_address()
     recorder = Recorder(bus)
-    with serve(home, bus) as api:
-        run = FlowThread(home, bus, counting(), job).start()
+    with serve(home, bus) as api, FlowThread(home, bus, counting(), job) as run:
         recorder.wait(lambda: len(recorder.lines(job)) >= 3)
 
         async def follow() -> list[dict[str, object]]:

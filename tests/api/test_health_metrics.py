@@ -209,8 +209,7 @@ def test_containers_running_follows_the_bus(home: Path) -> None:
 
     bus, job = LogBus(), job_address()
     recorder = Recorder(bus)
-    with serve(home, bus) as api:
-        run = FlowThread(home, bus, gated("echo after"), job).start()
+    with serve(home, bus) as api, FlowThread(home, bus, gated("echo after"), job) as run:
         recorder.wait(lambda: any("ready" in e.text for e in recorder.lines(job)))
         with api.client() as client:
             during = parse(client.get("/metrics").text)["nosana_node_containers_running"]

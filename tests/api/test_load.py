@@ -44,8 +44,7 @@ def rss() -> int:
 def test_clients_leaving_mid_stream_are_forgotten_and_the_job_goes_on(home: Path) -> None:
     bus, job = LogBus(), job_address()
     recorder = Recorder(bus)
-    with serve(home, bus) as api:
-        run = FlowThread(home, bus, gated("echo after"), job).start()
+    with serve(home, bus) as api, FlowThread(home, bus, gated("echo after"), job) as run:
         recorder.wait(lambda: any("ready" in e.text for e in recorder.lines(job)))
         fanout = api.server.api.fanout  # type: ignore[union-attr]
         for _ in range(3):
@@ -89,8 +88,10 @@ def test_a_client_that_reads_nothing_is_dropped_and_others_get_everything(home: 
     recorder = Recorder(bus)
     size = 24 * 1024 * 1024  # far more than the kernel's socket buffers hold
     body = f"(yes 0123456789abcdefghijklmnopqrstuvwxyz || true) | head -c {size}; echo; echo done"
-    with serve(home, bus, max_pending=4 * 1024 * 1024) as api:
-        run = FlowThread(home, bus, gated(body), job, log_cap=64 * 1024 * 1024).start()
+    with (
+        serve(home, bus, max_pending=4 * 1024 * 1024) as api,
+        FlowThread(home, bus, gated(body), job, log_cap=64 * 1024 * 1024) as run,
+    ):
         recorder.wait(lambda: any("ready" in e.text for e in recorder.lines(job)))
         fanout = api.server.api.fanout  # type: ignore[union-attr]
         stuck = socket.socket()
@@ -135,8 +136,7 @@ def test_a_thousand_followers_of_one_job(home: Path) -> None:
     recorder = Recorder(bus)
     lines = 20
     body = f"i=1; while [ $i -le {lines} ]; do echo line $i; i=$((i+1)); done"
-    with serve(home, bus) as api:
-        run = FlowThread(home, bus, gated(body), job).start()
+    with serve(home, bus) as api, FlowThread(home, bus, gated(body), job) as run:
         recorder.wait(lambda: any("ready" in e.text for e in recorder.lines(job)))
         server = api.server.api  # type: ignore[union-attr]
         fanout = server.fanout
@@ -197,8 +197,7 @@ async def _tasks() -> int:
 def test_a_follower_limit_says_503(home: Path) -> None:
     bus, job = LogBus(), job_address()
     recorder = Recorder(bus)
-    with serve(home, bus, max_followers=1) as api:
-        run = FlowThread(home, bus, gated("echo after"), job).start()
+    with serve(home, bus, max_followers=1) as api, FlowThread(home, bus, gated("echo after"), job) as run:
         recorder.wait(lambda: any("ready" in e.text for e in recorder.lines(job)))
         with (
             api.client() as client,
