@@ -1,14 +1,15 @@
-# nosana-node: `make demo` runs the example pipeline end to end, `make test` runs the test suite.
+# nosana-node: `make demo` shows a market, a node and a client on one machine; `make test` runs the tests.
 # Both create (or reuse) the virtual environment in .venv and start what they need.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: help venv engine images clang ipfs browser demo test lint format localnet program bench clean
+.PHONY: help venv engine images clang ipfs node-deps browser demo demo-pipeline test lint format localnet program bench clean
 
 help:
-	@echo "make demo     run pipelines/artifacts.yml on the local Docker engine"
+	@echo "make demo     a local market and a node; a pipeline posted, run by the node, its result read back"
+	@echo "make demo-pipeline  run pipelines/artifacts.yml on the local Docker engine (no market)"
 	@echo "make test     run the test suite (starts dockerd, builds the job image)"
 	@echo "make lint     ruff check + format check"
 	@echo "make localnet serve the local market (JSON-RPC 127.0.0.1:8899, ws 8900) until Ctrl-C"
@@ -36,13 +37,19 @@ clang:
 ipfs:
 	bash scripts/ensure-ipfs.sh >/dev/null
 
+node-deps:
+	bash scripts/ensure-node-deps.sh
+
 browser:
 	bash scripts/ensure-chromium.sh
 
 demo: venv images
+	$(BIN)/python scripts/demo.py
+
+demo-pipeline: venv images
 	$(BIN)/nosana-node pipeline run pipelines/artifacts.yml
 
-test: venv images clang ipfs browser
+test: venv images clang ipfs node-deps browser
 	$(BIN)/pytest -q
 
 lint: venv

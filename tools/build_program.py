@@ -6,8 +6,9 @@ tools/sbflink.py. The build is deterministic (sorted inputs, no paths or times i
 so rebuilding reproduces the committed nosana_node/localnet/program/nosana_jobs.so byte
 for byte; ``make program`` runs this script.
 
-Before compiling, the discriminators written in programs/nosana_jobs/*.h are checked against
-the Python protocol layer (nosana_node/chain), which is the single source of truth.
+Before compiling, the discriminators written in programs/nosana_jobs/*.h and the custom errors
+of errors.c are checked against the Python protocol layer (nosana_node/chain), which is the
+single source of truth.
 
 usage: python tools/build_program.py [--out PATH] [--clang clang-19]
 """
@@ -86,11 +87,23 @@ def check_discriminators() -> None:
         raise BuildError(f"layouts.h discriminators differ from nosana_node/chain/accounts.py: {accounts}")
 
 
+def check_errors() -> None:
+    """The custom errors in errors.c (code, name, message) must be the IDL's."""
+    from nosana_node.chain.idl import ERROR_MESSAGES
+
+    text = (SOURCE_DIR / "errors.c").read_text()
+    found = [(int(code), name, msg) for code, name, msg in re.findall(r'\{(\d+), "(\w+)", "([^"]*)"\}', text)]
+    expected = [(int(e), e.name, msg) for e, msg in ERROR_MESSAGES.items()]
+    if found != expected:
+        raise BuildError(f"errors.c differs from the IDL's errors (nosana_node/chain/idl.py): {found}")
+
+
 def build(out: Path, clang: str | None = None, quiet: bool = False) -> bytes:
     """Compile and link the program into ``out``; returns the bytes written."""
     import sbflink
 
     check_discriminators()
+    check_errors()
     compiler = find_clang(clang)
     version = clang_version(compiler)
     if version != REFERENCE_CLANG and not quiet:

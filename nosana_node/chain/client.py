@@ -37,7 +37,7 @@ from nosana_node.chain.addresses import OPEN_ACCESS_KEY, SYSTEM_PROGRAM, TOKEN_P
 from nosana_node.chain.endpoint import Endpoint
 from nosana_node.chain.interface import JobView, Posted, Worked, job_state
 from nosana_node.chain.program import JobsProgram
-from nosana_node.chain.provider import Provider, SendOptions
+from nosana_node.chain.provider import OnSigned, Provider, SendOptions, SignedTransaction
 from nosana_node.chain.pubsub import PubSub
 from nosana_node.chain.retry import Backoff
 from nosana_node.chain.rpc import AccountData, Memcmp, RpcClient
@@ -249,10 +249,16 @@ class ChainClient:
         action: str,
         instructions: list[Instruction],
         signers: Sequence[Keypair] = (),
-        on_signed: Callable[[str], None] | None = None,
+        on_signed: OnSigned | None = None,
     ) -> str:
         self.program  # noqa: B018 - error names come from the IDL
         return self.provider.send(instructions, signers, action=action, on_signed=on_signed)
+
+    def resume(self, signed: SignedTransaction, *, action: str) -> bool:
+        """Whether a transaction signed earlier (its bytes saved) landed: sent again while its
+        blockhash is valid; False once it expired without landing (see ``Provider.resume``)."""
+        self.program  # noqa: B018 - error names come from the IDL
+        return self.provider.resume(signed, action=action)
 
     def signature_status(self, signature: str) -> dict[str, Any] | None:
         """``{"err": None | error, "slot": ...}`` of a transaction, None when never seen."""
@@ -457,11 +463,12 @@ class ChainClient:
         ipfs_result: bytes,
         *,
         run: Pubkey | None = None,
-        on_signed: Callable[[str], None] | None = None,
+        on_signed: OnSigned | None = None,
     ) -> str:
         """Post the result digest of a job this node runs; the node is paid into its NOS
         account (created first when missing). The account list is the chain IDL's (10 or 11).
-        ``on_signed(signature)`` before each send (see :meth:`Provider.send`)."""
+        ``on_signed`` sees each transaction signed before it is sent (to save it: a node that
+        dies after sending can tell on restart whether it landed, :meth:`resume`)."""
         if len(ipfs_result) != 32 or not any(ipfs_result):
             raise UserInputError("the result digest must be 32 bytes, not all zero")
         account = self._require_job(job)
@@ -484,9 +491,7 @@ class ChainClient:
         ix = self.program.instruction("finish", accounts, ipfs_result=ipfs_result)
         return self._send("finish", [*pre, ix], on_signed=on_signed)
 
-    def quit(
-        self, job: Pubkey, *, run: Pubkey | None = None, on_signed: Callable[[str], None] | None = None
-    ) -> str:
+    def quit(self, job: Pubkey, *, run: Pubkey | None = None, on_signed: OnSigned | None = None) -> str:
         """Give a running job up: it is Stopped and another node may claim it."""
         run, run_account = self._my_run(job, run)
         accounts = {"job": job, "run": run, "payer": run_account.payer, "authority": self.wallet}

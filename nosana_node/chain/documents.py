@@ -42,6 +42,7 @@ class ResultSummary:
     status: str
     ops: list[OpResult] = field(default_factory=list)
     shape: str = "unknown"  # node, pipeline, flow-state, unknown
+    error: str | None = None  # why the whole job failed (this node's shape: a bad document ...)
 
 
 def _text(value: Any) -> str:
@@ -88,7 +89,10 @@ def read_result(document: Any) -> ResultSummary:
             for job in document["jobs"]
             if isinstance(job, dict)
         ]
-        return ResultSummary(str(document.get("status", "?")), ops, "node")
+        error = document.get("error")
+        return ResultSummary(
+            str(document.get("status", "?")), ops, "node", error if isinstance(error, str) else None
+        )
     if isinstance(document.get("results"), dict):
         ops = []
         for name, value in document["results"].items():

@@ -112,10 +112,19 @@ def endpoint_for(config: Any) -> Endpoint:
     return Endpoint(network, rpc, ws or ws_url_for(rpc), NETWORKS[network], configured)
 
 
+#: The addresses of a local market whose ledger is elsewhere: its genesis defaults (the program
+#: and the NOS mint at their mainnet addresses).
+LOCALNET_DEFAULTS = replace(MAINNET, name="localnet")
+
+
 def _localnet(config: Any, rpc: str | None, ws: str | None, configured: dict[str, str]) -> Endpoint:
     """The local market under ``<home>/localnet``; its URLs are the configuration's (which
-    default to those of the local market serving that ledger, see ``config.load``)."""
+    default to those of the local market serving that ledger, see ``config.load``). With an
+    ``:rpc-url`` and no ledger under the home (a node on another host, or with another home),
+    the local market's default addresses and the ``:markets`` names."""
     ledger = Path(config.home).expanduser() / "localnet"
+    if rpc and not (ledger / "genesis.json").exists():
+        return Endpoint("localnet", rpc, ws or ws_url_for(rpc), LOCALNET_DEFAULTS, configured)
     rpc = rpc or f"http://127.0.0.1:{config.ports.rpc}"
     return localnet_endpoint(ledger, rpc, ws or ws_url_for(rpc), configured)
 

@@ -1,4 +1,5 @@
-"""Custom error codes of the jobs program (6000 and up) and their names."""
+"""Custom error codes of the jobs program and their names: its own (6000-6018) and the Nosana
+errors the original program takes from its shared crate, numbered apart (6100 and up)."""
 
 from __future__ import annotations
 
@@ -27,9 +28,19 @@ class JobsError(IntEnum):
     NodeKeyInvalidCollection = 6018
 
 
+class CommonError(IntEnum):
+    Unauthorized = 6100
+    InvalidVault = 6101
+    InvalidPayer = 6102
+    InvalidATA = 6103
+    InvalidMint = 6104
+
+
 def error_name(code: int) -> str:
     """``NotInMarketQueue (6002)`` for a known code, ``custom error 7000`` otherwise."""
-    try:
-        return f"{JobsError(code).name} ({code})"
-    except ValueError:
-        return f"custom error {code}"
+    for kind in (JobsError, CommonError):
+        try:
+            return f"{kind(code).name} ({code})"
+        except ValueError:
+            continue
+    return f"custom error {code}"

@@ -3,7 +3,7 @@
 Pre-0.30 Anchor format (``isMut``/``isSigner``, ``publicKey``), which anchorpy 0.21 and
 @coral-xyz/anchor 0.29 (the official Nosana SDK) read. Instructions come from
 :data:`nosana_node.chain.instructions.INSTRUCTIONS`, errors from
-:class:`nosana_node.chain.errors.JobsError`, account fields from the layouts in
+:class:`nosana_node.chain.errors.JobsError` and ``CommonError``, account fields from the layouts in
 :mod:`nosana_node.chain.accounts`. The local chain stores the IDL where Anchor clients fetch it
 (:func:`idl_account_data`, at :func:`nosana_node.chain.pda.idl_address`).
 """
@@ -18,7 +18,7 @@ from typing import Any
 from solders.pubkey import Pubkey
 
 from nosana_node.chain.accounts import account_discriminator
-from nosana_node.chain.errors import JobsError
+from nosana_node.chain.errors import CommonError, JobsError
 from nosana_node.chain.instructions import INSTRUCTIONS, LEGACY_FINISH, Arg
 
 IDL_VERSION = "0.1.0"
@@ -82,7 +82,7 @@ ENUM_TYPES: dict[str, list[str]] = {
     "JobType": ["Default", "Small", "Medium", "Large", "Gpu", "Unknown"],
 }
 
-ERROR_MESSAGES: dict[JobsError, str] = {
+ERROR_MESSAGES: dict[JobsError | CommonError, str] = {
     JobsError.InvalidMarketAccount: "The market account does not match the job's market.",
     JobsError.MarketInWrongState: "The market's queue is not in the state this instruction needs.",
     JobsError.NotInMarketQueue: "The job or node is not in the market's queue.",
@@ -102,6 +102,11 @@ ERROR_MESSAGES: dict[JobsError, str] = {
     JobsError.NodeNftWrongOwner: "The access NFT is not held by this node.",
     JobsError.NodeNftInvalidAmount: "The access NFT token account holds no token.",
     JobsError.NodeKeyInvalidCollection: "The NFT is not in the market's verified access-key collection.",
+    CommonError.Unauthorized: "The signer may not perform this action.",
+    CommonError.InvalidVault: "The vault is not the market's vault.",
+    CommonError.InvalidPayer: "The payer is not the one recorded in the job or run.",
+    CommonError.InvalidATA: "The token account is not a NOS account of the expected owner.",
+    CommonError.InvalidMint: "The mint is not NOS.",
 }
 
 
@@ -145,7 +150,7 @@ def build_idl(program_id: Pubkey | None = None, *, legacy_finish: bool = False) 
             {"name": name, "type": {"kind": "enum", "variants": [{"name": v} for v in variants]}}
             for name, variants in ENUM_TYPES.items()
         ],
-        "errors": [{"code": int(e), "name": e.name, "msg": ERROR_MESSAGES[e]} for e in JobsError],
+        "errors": [{"code": int(e), "name": e.name, "msg": msg} for e, msg in ERROR_MESSAGES.items()],
     }
     if program_id is not None:
         idl["metadata"] = {"address": str(program_id)}

@@ -16,6 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 from solders.pubkey import Pubkey
 
 from nosana_node.chain.accounts import JobAccount, JobState, MarketAccount, RunAccount, StakeAccount
+from nosana_node.chain.provider import SignedTransaction
 
 #: How clients show job states.
 STATE_NAMES = {
@@ -117,11 +118,16 @@ class Chain(Protocol):
         ipfs_result: bytes,
         *,
         run: Pubkey | None = None,
-        on_signed: Callable[[str], None] | None = None,
+        on_signed: Callable[[SignedTransaction], None] | None = None,
     ) -> str: ...
     def quit(
-        self, job: Pubkey, *, run: Pubkey | None = None, on_signed: Callable[[str], None] | None = None
+        self,
+        job: Pubkey,
+        *,
+        run: Pubkey | None = None,
+        on_signed: Callable[[SignedTransaction], None] | None = None,
     ) -> str: ...
+    def resume(self, signed: SignedTransaction, *, action: str) -> bool: ...
     def signature_status(self, signature: str) -> dict[str, Any] | None: ...
 
     # watching

@@ -65,6 +65,21 @@ class SendOptions:
     skip_preflight: bool = False
 
 
+@dataclass(frozen=True)
+class SignedTransaction:
+    """A transaction signed and about to be sent: what a caller keeps to learn later, even from
+    another process, whether it landed (``signature``) and to send it again (``raw``) while its
+    blockhash is valid (until block height ``last_valid``)."""
+
+    signature: str
+    raw: bytes
+    last_valid: int
+
+
+#: Called with each transaction signed, before it is sent (see :meth:`Provider.send`).
+OnSigned = Callable[[SignedTransaction], None]
+
+
 class _SignatureWaiter:
     """A ``signatureSubscribe`` for one signature; ``done`` is set by its notification."""
 
@@ -141,13 +156,14 @@ class Provider:
         signers: Sequence[Keypair] = (),
         *,
         action: str,
-        on_signed: Callable[[str], None] | None = None,
+        on_signed: OnSigned | None = None,
     ) -> str:
         """Send and confirm; the signature of the transaction that landed.
 
-        ``action`` names what is done in error messages (``finish``); ``on_signed(signature)``
-        is called with each signed transaction before it is first sent (a crash-safe caller
-        saves it, and after a restart asks :meth:`status` before sending again). Raises
+        ``action`` names what is done in error messages (``finish``). ``on_signed`` is called
+        with every transaction signed (each rebuild too) before it is first sent, so that a
+        caller can save it and, after a crash, ask :meth:`status` or follow it (:meth:`resume`)
+        before sending anything again. Raises
         :class:`TransactionFailed` (refused or failed on chain), :class:`ConfirmationTimeout`
         (rebuilt ``max_rebuilds`` times without landing) or a transport failure once the
         connection's retry budget is spent.
@@ -159,7 +175,7 @@ class Provider:
             tx = Transaction(keypairs, Message(body, self.wallet.pubkey()), blockhash)
             signature = str(tx.signatures[0])
             if on_signed is not None:
-                on_signed(signature)
+                on_signed(SignedTransaction(signature, bytes(tx), last_valid))
             try:
                 self._submit(bytes(tx), signature, action)
                 if self._confirm(signature, last_valid, action):
@@ -173,6 +189,22 @@ class Provider:
             f"{action}: not confirmed after {1 + self.options.max_rebuilds} blockhashes; "
             "the cluster may be congested (raise :chain :priority-fee-cap)"
         )
+
+    def resume(self, signed: SignedTransaction, *, action: str) -> bool:
+        """Follow a transaction signed earlier (maybe by a process that died): True once it has
+        landed (sent again, byte for byte, while its blockhash is valid: it cannot land twice);
+        False when its blockhash expired without it landing (it never will). Raises
+        :class:`TransactionFailed` when it landed with an error."""
+        status = self._status(signed.signature)
+        if status is not None:
+            return self._landed(signed.signature, status, action)
+        if self.connection.block_height() > signed.last_valid:
+            return False
+        try:
+            self._submit(signed.raw, signed.signature, action)
+            return self._confirm(signed.signature, signed.last_valid, action)
+        except BlockhashExpired:
+            return False
 
     def _submit(self, raw: bytes, signature: str, action: str) -> None:
         """Send ``raw`` until an answer comes; an answer lost on the way is sent again."""

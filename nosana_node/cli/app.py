@@ -21,6 +21,7 @@ from nosana_node.cli import job_run as job_run_cli
 from nosana_node.cli import job_validate as job_validate_cli
 from nosana_node.cli import localnet as localnet_cli
 from nosana_node.cli import market as market_cli
+from nosana_node.cli import node as node_cli
 from nosana_node.cli import pipeline as pipeline_cli
 from nosana_node.cli import storage as storage_cli
 from nosana_node.cli import vault as vault_cli
@@ -41,6 +42,7 @@ app.add_typer(pipeline_cli.app, name="pipeline")
 app.add_typer(flow_cli.app, name="flow")
 app.add_typer(job_cli.app, name="job")
 app.add_typer(market_cli.app, name="market")
+app.add_typer(node_cli.app, name="node")
 app.add_typer(localnet_cli.app, name="localnet")
 app.add_typer(config_cli.app, name="config")
 app.add_typer(vault_cli.app, name="vault")

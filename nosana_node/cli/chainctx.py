@@ -77,6 +77,11 @@ def nos(base_units: int | None) -> str:
     return "-" if base_units is None else amount(base_units, NOS_DECIMALS, "NOS")
 
 
+def xnos(base_units: int | None) -> str:
+    """Staked NOS as markets weigh it (6 decimals)."""
+    return "-" if base_units is None else amount(base_units, NOS_DECIMALS, "xNOS")
+
+
 def sol(lamports: int) -> str:
     return amount(lamports, SOL_DECIMALS, "SOL")
 

@@ -323,6 +323,8 @@ def print_result(summary: Any, *, logs: bool) -> None:
         for op in summary.ops
     ]
     print(f"status: {summary.status}")
+    if summary.error and not any(op.error for op in summary.ops):
+        print(f"error: {summary.error}")
     if rows:
         print(chainctx.table(rows, ["JOB", "STATUS", "EXIT", "TIME", "ERROR"]))
     if logs:

@@ -15,6 +15,8 @@ from typing import Any
 
 import typer
 
+from nosana_node.localnet.limits import ServerLimits
+
 app = typer.Typer(
     help="Run a local Nosana market: the jobs program in the Solana VM behind JSON-RPC.", no_args_is_help=True
 )
@@ -65,6 +67,20 @@ def start(
         None, "--program-id", help="Address of the jobs program. Default: the mainnet program id."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON line."),
+    max_connections: int = typer.Option(
+        ServerLimits.max_connections,
+        "--max-connections",
+        min=1,
+        max=100_000,
+        help="HTTP and WebSocket connections open at once.",
+    ),
+    read_timeout: float = typer.Option(
+        ServerLimits.read_timeout,
+        "--read-timeout",
+        min=0.1,
+        max=3600,
+        help="Seconds a client may take to send a request (headers or body) or stay idle.",
+    ),
 ) -> None:
     """Serve the local market until Ctrl-C; its state persists in the ledger directory."""
     import asyncio
@@ -83,16 +99,17 @@ def start(
     with Localnet.open(_ledger_dir(ledger), program_id=program, reset=reset) as net:
         rpc = config.ports.rpc if rpc_port is None else rpc_port
         ws = config.ports.ws if ws_port is None else ws_port
-        asyncio.run(_serve(net, host, rpc, ws, as_json))
+        limits = ServerLimits(max_connections=max_connections, read_timeout=read_timeout)
+        asyncio.run(_serve(net, host, rpc, ws, as_json, limits))
 
 
-async def _serve(net: Any, host: str, rpc_port: int, ws_port: int, as_json: bool) -> None:
+async def _serve(net: Any, host: str, rpc_port: int, ws_port: int, as_json: bool, limits: Any) -> None:
     import asyncio
     import signal
 
     from nosana_node.localnet.server import LocalnetServer
 
-    server = LocalnetServer(net.chain, host, rpc_port, ws_port)
+    server = LocalnetServer(net.chain, host, rpc_port, ws_port, limits)
     await server.start()
     served = net.ledger.path / "endpoint.json"  # how clients with --network localnet find us
     try:
@@ -141,6 +158,26 @@ def _print_summary(summary: dict[str, Any]) -> None:
     print("\n".join(lines))
 
 
+def _wait_finalized(rpc: Any, signatures: list[str], timeout: float = 30.0) -> None:
+    """Wait until the local market has committed ``signatures`` (finalized), as `solana airdrop`
+    waits for its transfer; a ChainError after ``timeout`` seconds or if one failed."""
+    import time
+
+    from nosana_node.errors import ChainError
+
+    deadline = time.monotonic() + timeout
+    while True:
+        statuses = rpc.call("getSignatureStatuses", signatures)["value"]
+        failed = [s["err"] for s in statuses if s and s["err"] is not None]
+        if failed:
+            raise ChainError(f"transaction failed on the local market: {failed[0]}")
+        if all(s and s["confirmationStatus"] == "finalized" for s in statuses):
+            return
+        if time.monotonic() > deadline:
+            raise ChainError(f"the local market did not finalize {signatures[0]} within {timeout:g}s")
+        time.sleep(0.05)
+
+
 @app.command("airdrop")
 def airdrop(
     address: str = typer.Argument(..., help="Wallet address (base58)."),
@@ -173,6 +210,7 @@ def airdrop(
     with RpcClient(_default_url(url)) as rpc:
         if sol:
             signature = rpc.call("requestAirdrop", str(owner), round(sol * 10**9))
+            _wait_finalized(rpc, [signature])
             print(f"{sol:g} SOL -> {owner}  ({signature})")
         if nos:
             admin = _admin(ledger)
@@ -183,6 +221,7 @@ def airdrop(
                 mint_to(MintToParams(TOKEN_PROGRAM, mint, ata, admin.pubkey(), round(nos * 10**6))),
             ]
             signature = rpc.send(ixs, [admin])
+            _wait_finalized(rpc, [signature])
             print(f"{nos:g} NOS -> {owner} (token account {ata})  ({signature})")
 
 
@@ -233,6 +272,7 @@ def market_open(
     )
     with RpcClient(_default_url(url)) as rpc:
         signature = rpc.send([ix], [admin, market])
+        _wait_finalized(rpc, [signature])
     result = {"market": str(market.pubkey()), "vault": str(vault), "signature": signature}
     if as_json:
         print(json.dumps(result))

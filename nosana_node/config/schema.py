@@ -260,6 +260,54 @@ class ChainConfig:
 
 
 @dataclass(frozen=True)
+class NodeSettings:
+    drain_timeout: float = field(
+        default=600.0,
+        metadata=meta(
+            Duration(),
+            "On SIGTERM/SIGINT, how long a running job may go on before it is interrupted and its run "
+            "quit (a second signal skips the wait).",
+        ),
+    )
+    min_sol: float = field(
+        default=0.01,
+        metadata=meta(Number(0), "Least SOL the node wallet must hold to start (transaction fees, rent)."),
+    )
+    min_free_disk: int = field(
+        default=GIB,
+        metadata=meta(Size(), "Least free disk space under :home to start (flows, logs, artifacts)."),
+    )
+    recheck: float = field(
+        default=300.0,
+        metadata=meta(
+            Duration(),
+            "How often a waiting node reads its market to confirm it is still queued (1 request; "
+            "assignments arrive by subscription).",
+        ),
+    )
+    result_log_size: int = field(
+        default=MIB,
+        metadata=meta(Size(), "Log kept per job in a published result (the end is kept; the rest is cut)."),
+    )
+    publish_artifacts: int = field(
+        default=64 * MIB,
+        metadata=meta(
+            Size(),
+            "Artifacts up to this size are stored with the result (by CID, for `job result --download`); "
+            "0: none.",
+        ),
+    )
+    vault_secrets: bool = field(
+        default=False,
+        metadata=meta(
+            Boolean(),
+            "Let jobs from the market read this node's vault (nos/vault values). Off: only secrets of "
+            "the Nosana secrets manager (:vault :nosana-endpoint) reach market jobs.",
+        ),
+    )
+
+
+@dataclass(frozen=True)
 class VaultConfig:
     backend: str = field(
         default="config",
@@ -389,6 +437,10 @@ class NodeConfig:
     )
     vault: VaultConfig = field(
         default_factory=VaultConfig, metadata=section(VaultConfig, "The secret backend.")
+    )
+    node: NodeSettings = field(
+        default_factory=NodeSettings,
+        metadata=section(NodeSettings, "The node loop: start-up checks, shutdown, results."),
     )
     secrets: dict[str, Any] = field(
         default_factory=dict,

@@ -16,7 +16,6 @@ from typing import Any
 import based58
 from solders.account import Account
 from solders.hash import Hash
-from solders.message import MessageV0
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.transaction import VersionedTransaction
@@ -44,6 +43,7 @@ class RpcError(Exception):
 
 
 def invalid_params(detail: str) -> RpcError:
+    """-32602, as validators word it."""
     return RpcError(-32602, f"Invalid params: {detail}")
 
 
@@ -83,16 +83,50 @@ def decode_binary(text: Any, encoding: str) -> bytes:
     raise RpcError(-32602, f"unsupported encoding: {encoding}; use base58 or base64")
 
 
+#: Solana's packet size: the largest serialized transaction, and its encoded lengths.
+PACKET_DATA_SIZE = 1232
+_MAX_ENCODED = {"base58": 1683, "base64": 1644}
+_TX_TYPE = "solana_transaction::versioned::VersionedTransaction"
+
+
 def decode_transaction(text: Any, encoding: str) -> VersionedTransaction:
+    """A transaction parameter, refused (-32602) as a validator refuses it before execution:
+    too long, undecodable, not sanitary (bad header or indexes, no or too few signatures), or
+    with an account key listed twice."""
+    if encoding not in _MAX_ENCODED:
+        raise RpcError(-32602, f"unsupported encoding: {encoding}. Supported encodings: base58, base64")
+    if isinstance(text, str) and len(text) > _MAX_ENCODED[encoding]:
+        raise RpcError(
+            -32602,
+            f"{encoding} encoded {_TX_TYPE} too large: {len(text)} bytes "
+            f"(max: encoded/raw {_MAX_ENCODED[encoding]}/{PACKET_DATA_SIZE})",
+        )
     raw = decode_binary(text, encoding)
+    if len(raw) > PACKET_DATA_SIZE:
+        raise RpcError(
+            -32602, f"decoded {_TX_TYPE} too large: {len(raw)} bytes (max: {PACKET_DATA_SIZE} bytes)"
+        )
     try:
-        return VersionedTransaction.from_bytes(raw)
+        tx = VersionedTransaction.from_bytes(raw)
     except ValueError as exc:
-        raise RpcError(-32602, f"failed to deserialize the transaction: {exc}") from None
+        raise RpcError(-32602, f"failed to deserialize {_TX_TYPE}: {exc}") from None
+    try:
+        tx.sanitize()
+        sane = len(tx.signatures) == tx.message.header.num_required_signatures
+    except Exception:  # solders.SanitizeError
+        sane = False
+    if not sane:
+        raise RpcError(
+            -32602, "invalid transaction: Transaction failed to sanitize accounts offsets correctly"
+        )
+    keys = list(tx.message.account_keys)
+    if len(set(keys)) != len(keys):
+        raise RpcError(-32602, "invalid transaction: Account loaded twice")
+    return tx
 
 
 # -- accounts --------------------------------------------------------------------------------------
-def _amount(amount: int, decimals: int) -> dict[str, Any]:
+def amount_json(amount: int, decimals: int) -> dict[str, Any]:
     text = str(amount)
     if decimals:
         whole, frac = divmod(amount, 10**decimals)
@@ -112,7 +146,7 @@ def token_amount(data: bytes, decimals_of: Callable[[Pubkey], int | None]) -> di
     decimals = decimals_of(Pubkey.from_bytes(data[:32]))
     if decimals is None:
         return None
-    return _amount(struct.unpack_from("<Q", data, 64)[0], decimals)
+    return amount_json(struct.unpack_from("<Q", data, 64)[0], decimals)
 
 
 def mint_decimals(account: Account | None) -> int | None:
@@ -154,7 +188,7 @@ def parse_token(account: Account, decimals_of: Callable[[Pubkey], int | None]) -
         delegate = _coption_key(data, 72)
         if delegate:
             info["delegate"] = delegate
-            info["delegatedAmount"] = _amount(struct.unpack_from("<Q", data, 121)[0], amount["decimals"])
+            info["delegatedAmount"] = amount_json(struct.unpack_from("<Q", data, 121)[0], amount["decimals"])
         kind = "account"
     else:
         return None
@@ -231,50 +265,3 @@ def account_filter(filters: Any) -> Callable[[bytes], bool]:
         else:
             raise invalid_params(f"unsupported filter {item!r}: use memcmp or dataSize")
     return lambda data: all(check(data) for check in checks)
-
-
-# -- transactions ----------------------------------------------------------------------------------
-def encode_transaction(raw: bytes, encoding: str) -> Any:
-    """A stored transaction in a ``getTransaction`` encoding."""
-    if encoding == "base64":
-        return [base64.b64encode(raw).decode(), "base64"]
-    if encoding == "base58":
-        return [based58.b58encode(raw).decode(), "base58"]
-    if encoding not in ("json", "jsonParsed"):
-        raise RpcError(-32602, f"unsupported encoding: {encoding}")
-    tx = VersionedTransaction.from_bytes(raw)
-    message = tx.message
-    header = message.header
-    ui: dict[str, Any] = {
-        "accountKeys": [str(k) for k in message.account_keys],
-        "header": {
-            "numReadonlySignedAccounts": header.num_readonly_signed_accounts,
-            "numReadonlyUnsignedAccounts": header.num_readonly_unsigned_accounts,
-            "numRequiredSignatures": header.num_required_signatures,
-        },
-        "instructions": [
-            {
-                "accounts": list(ix.accounts),
-                "data": based58.b58encode(bytes(ix.data)).decode(),
-                "programIdIndex": ix.program_id_index,
-                "stackHeight": None,
-            }
-            for ix in message.instructions
-        ],
-        "recentBlockhash": str(message.recent_blockhash),
-    }
-    if isinstance(message, MessageV0):
-        ui["addressTableLookups"] = [
-            {
-                "accountKey": str(lookup.account_key),
-                "readonlyIndexes": list(lookup.readonly_indexes),
-                "writableIndexes": list(lookup.writable_indexes),
-            }
-            for lookup in message.address_table_lookups
-        ]
-    return {"message": ui, "signatures": [str(s) for s in tx.signatures]}
-
-
-def transaction_version(raw: bytes) -> str | int:
-    """``"legacy"`` or the version number of a serialized transaction."""
-    return "legacy" if not isinstance(VersionedTransaction.from_bytes(raw).message, MessageV0) else 0

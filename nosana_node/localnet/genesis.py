@@ -9,16 +9,20 @@ What genesis writes:
 
 * the NOS mint (6 decimals) at the network's mint address, mint authority ``admin``;
 * SOL (airdrop) and NOS (an associated token account) for every client and node wallet;
-* a stake account for every node wallet, owned by the staking program;
+* a stake for every node wallet, as the staking program writes it: the stake account (xNOS
+  from amount and duration by the program's formula) and its vault, the token account at the
+  PDA ``["vault", mint, node]`` holding the staked NOS;
 * the markets, opened with real ``open`` transactions signed by ``admin``: ``default`` (open,
   price 0) and ``priced`` (open, a price per second);
-* the Anchor IDL account, so that Anchor clients can fetch the IDL from the chain.
+* the Anchor IDL accounts of the jobs program and of the staking, rewards, pools and nodes
+  programs (:mod:`.idls`), so that Anchor clients (the official SDK) can fetch them.
 
 Keypairs are the caller's: it generates them, saves them, and passes them in.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -45,7 +49,7 @@ from nosana_node.chain.addresses import (
 )
 from nosana_node.chain.idl import idl_account_data, idl_json
 from nosana_node.errors import ChainError
-from nosana_node.localnet import raw_accounts
+from nosana_node.localnet import idls, raw_accounts
 
 NOS_DECIMALS = 6
 NOS = 10**NOS_DECIMALS  # base units per NOS
@@ -81,7 +85,8 @@ class GenesisOptions:
 
     sol_per_wallet: int = 100 * SOL
     nos_per_wallet: int = 1_000_000 * NOS
-    node_xnos: int = 10_000 * NOS
+    node_stake: int = 10_000 * NOS  # NOS each node wallet has staked (on top of its wallet)
+    node_stake_days: int = 365  # a year: its xNOS is 4 x the amount
     default_market: MarketSettings = MarketSettings(job_price=0)
     priced_market: MarketSettings = MarketSettings(job_price=1_000, node_xnos_minimum=1)
 
@@ -122,6 +127,7 @@ class Genesis:
     nodes: list[Wallet] = field(default_factory=list)
     markets: dict[str, MarketInfo] = field(default_factory=dict)
     idl_address: Pubkey = field(default_factory=Pubkey.default)
+    program_idls: dict[Pubkey, Pubkey] = field(default_factory=dict)  # program -> its IDL account
 
 
 def send(chain: ChainLike, instructions: Sequence[Any], signers: Sequence[Keypair]) -> Any:
@@ -156,11 +162,32 @@ def mint_nos(chain: ChainLike, authority: Keypair, mint: Pubkey, owner: Pubkey, 
     return ata
 
 
-def write_stake(chain: ChainLike, node: Pubkey, network: Network, xnos: int) -> Pubkey:
-    """Write the node's stake account (the staking program does not run locally)."""
+def write_stake(chain: ChainLike, node: Pubkey, network: Network, amount: int, days: int = 365) -> Pubkey:
+    """Write a node's stake as the staking program would after ``stake(amount, days)`` (the
+    program does not run locally): the stake account and its vault holding ``amount`` NOS,
+    which the mint's supply counts. Returns the stake account's address."""
+    duration = days * 86_400
     address, _ = pda.stake(node, network.nos_mint, network.staking_program)
-    data = raw_accounts.stake_data(node, xnos=xnos, amount=xnos, duration=365 * 86400)
+    vault, vault_bump = Pubkey.find_program_address(
+        [b"vault", bytes(network.nos_mint), bytes(node)], network.staking_program
+    )
+    data = raw_accounts.stake_data(
+        node,
+        xnos=raw_accounts.staked_xnos(amount, duration),
+        amount=amount,
+        duration=duration,
+        vault=vault,
+        vault_bump=vault_bump,
+    )
     chain.set_account(address, raw_accounts.rent_exempt(chain, data, network.staking_program))
+    holding = raw_accounts.token_account_data(network.nos_mint, vault, amount)
+    chain.set_account(vault, raw_accounts.rent_exempt(chain, holding, TOKEN_PROGRAM))
+    mint = chain.get_account(network.nos_mint)
+    if mint is not None:
+        minted = bytearray(bytes(mint.data))
+        supply = int.from_bytes(minted[36:44], "little") + amount
+        minted[36:44] = supply.to_bytes(8, "little")
+        chain.set_account(network.nos_mint, raw_accounts.account(bytes(minted), mint.owner, mint.lamports))
     return address
 
 
@@ -189,10 +216,11 @@ def open_market(
     return vault
 
 
-def write_idl(chain: ChainLike, program_id: Pubkey, authority: Pubkey) -> Pubkey:
-    """Write the Anchor IDL account of the program; returns its address."""
+def write_idl(chain: ChainLike, program_id: Pubkey, authority: Pubkey, idl: str | None = None) -> Pubkey:
+    """Write the Anchor IDL account of a program (by default the jobs program's IDL); returns
+    its address."""
     address = pda.idl_address(program_id)
-    data = idl_account_data(idl_json(program_id), authority)
+    data = idl_account_data(idl if idl is not None else idl_json(program_id), authority)
     chain.set_account(address, raw_accounts.rent_exempt(chain, data, program_id))
     return address
 
@@ -223,7 +251,9 @@ def apply_genesis(
     for keypair, is_node in [*((k, False) for k in clients), *((k, True) for k in nodes)]:
         chain.airdrop(keypair.pubkey(), options.sol_per_wallet)
         ata = mint_nos(chain, admin, network.nos_mint, keypair.pubkey(), options.nos_per_wallet)
-        stake = write_stake(chain, keypair.pubkey(), network, options.node_xnos) if is_node else None
+        stake = None
+        if is_node:
+            stake = write_stake(chain, keypair.pubkey(), network, options.node_stake, options.node_stake_days)
         wallet = Wallet(keypair, ata, is_node, stake)
         (genesis.nodes if is_node else genesis.clients).append(wallet)
     settings = {"default": options.default_market, "priced": options.priced_market}
@@ -233,4 +263,11 @@ def apply_genesis(
         vault = open_market(chain, program_id, admin, keypair, settings[name], network)
         genesis.markets[name] = MarketInfo(name, keypair.pubkey(), vault, settings[name])
     genesis.idl_address = write_idl(chain, program_id, admin.pubkey())
+    pools = idls.POOLS_PROGRAM
+    for program, idl in idls.program_idls(
+        network.staking_program, network.rewards_program, pools, network.nodes_program
+    ).items():
+        genesis.program_idls[program] = write_idl(
+            chain, program, admin.pubkey(), json.dumps(idl, separators=(",", ":"))
+        )
     return genesis

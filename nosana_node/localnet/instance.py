@@ -11,6 +11,7 @@ Genesis funds two client and two node wallets whose keypairs are kept in ``keys/
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from nosana_node.chain.accounts import MarketAccount
 from nosana_node.chain.addresses import MAINNET
 from nosana_node.errors import UserInputError
 from nosana_node.localnet.chain import LocalChain
+from nosana_node.localnet.clock import SlotClock
 from nosana_node.localnet.genesis import apply_genesis
 from nosana_node.localnet.ledger import Ledger
 from nosana_node.localnet.program import program_bytes
@@ -68,20 +70,28 @@ class Localnet:
 
     @classmethod
     def open(
-        cls, path: Path = DEFAULT_LEDGER, *, program_id: Pubkey | None = None, reset: bool = False
+        cls,
+        path: Path = DEFAULT_LEDGER,
+        *,
+        program_id: Pubkey | None = None,
+        reset: bool = False,
+        clock: Callable[[int], SlotClock] | None = None,
     ) -> Localnet:
-        """Open (or create, with genesis) the local market in ``path``."""
+        """Open (or create, with genesis) the local market in ``path``; ``clock`` makes the
+        chain's slot clock (tests pass one on a :class:`~.clock.ManualClock`)."""
         if reset:
             Ledger.reset(path)
         ledger = Ledger(path)
         try:
-            return cls._load(ledger, program_id)
+            return cls._load(ledger, program_id, clock)
         except BaseException:
             ledger.close()
             raise
 
     @classmethod
-    def _load(cls, ledger: Ledger, program_id: Pubkey | None) -> Localnet:
+    def _load(
+        cls, ledger: Ledger, program_id: Pubkey | None, clock: Callable[[int], SlotClock] | None
+    ) -> Localnet:
         admin = ledger.keypair("admin")
         faucet = ledger.keypair("faucet")
         stored = ledger.meta("genesis")
@@ -96,10 +106,9 @@ class Localnet:
             program_id = created_with
         program_id = program_id or MAINNET.jobs_program
         program = program_bytes("mainnet", market_admin=admin.pubkey())
-        chain = LocalChain(program_id, program, ledger=ledger if stored else None, faucet=faucet)
-        if stored is None:
+        chain = LocalChain(program_id, program, ledger=ledger, faucet=faucet, clock=clock)
+        if stored is None:  # genesis is committed at once, in one commit with its record
             genesis = _genesis(ledger, chain, admin)
-            chain.ledger = ledger
             chain.flush(extra_meta={"genesis": json.dumps(genesis)})
             (ledger.path / "genesis.json").write_text(json.dumps(genesis, indent=2) + "\n")
         return cls(ledger, chain, admin, genesis)
@@ -184,6 +193,7 @@ def _genesis(ledger: Ledger, chain: LocalChain, admin: Keypair) -> dict[str, Any
         "nos_mint": str(created.nos_mint),
         "admin": str(admin.pubkey()),
         "idl": str(created.idl_address),
+        "program_idls": {str(program): str(idl) for program, idl in created.program_idls.items()},
         "markets": {
             name: {"address": str(m.address), "vault": str(m.vault)} for name, m in created.markets.items()
         },

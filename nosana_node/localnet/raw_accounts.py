@@ -62,6 +62,22 @@ def token_account_data(mint: Pubkey, owner: Pubkey, amount: int, *, frozen: bool
     return data
 
 
+#: Stake durations the staking program accepts (seconds).
+STAKE_DURATION_MIN, STAKE_DURATION_MAX = 14 * 86_400, 365 * 86_400
+_XNOS_PRECISION = 10**15
+_XNOS_DURATION = 10_512_000  # 4 x 365 days / 12: +0.25 per month staked
+
+
+def staked_xnos(amount: int, duration: int, time_unstake: int = 0) -> int:
+    """xNOS as the staking program computes it: ``(duration x 10^15 / 10,512,000 + 10^15) x
+    amount / 10^15`` while staked (integer arithmetic; a year counts 4 x), 0 once unstaking."""
+    if not STAKE_DURATION_MIN <= duration <= STAKE_DURATION_MAX:
+        raise ValueError(f"stake duration {duration}s is outside 14..365 days")
+    if time_unstake:
+        return 0
+    return (duration * _XNOS_PRECISION // _XNOS_DURATION + _XNOS_PRECISION) * amount // _XNOS_PRECISION
+
+
 def stake_data(
     authority: Pubkey,
     *,

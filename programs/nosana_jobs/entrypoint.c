@@ -1,33 +1,9 @@
 /*
  * entrypoint.c - the program's entry: parse the input, dispatch on the 8-byte Anchor
- * discriminator, and log like Anchor does ("Instruction: List"; the name of a custom error).
+ * discriminator, and log like Anchor does ("Instruction: List"; custom errors by name).
  */
 #include "errors.h"
 #include "instructions.h"
-
-static const char *const ERROR_NAMES[] = {
-    "InvalidMarketAccount", "MarketInWrongState",   "NotInMarketQueue",      "InvalidJobAccount",
-    "JobInWrongState",      "JobNotExpired",        "JobResultNull",         "JobInvalidProject",
-    "JobTimeoutNotGreater", "JobInvalidRunAccount", "JobResultsAlreadySet",  "NodeQueueDoesNotMatch",
-    "NodeStakeUnauthorized", "NodeNotEnoughStake",  "NodeAlreadyQueued",     "NodeNftWrongMetadata",
-    "NodeNftWrongOwner",    "NodeNftInvalidAmount", "NodeKeyInvalidCollection",
-};
-
-/* Log "Error: <Name> (<code>)" for a custom error. */
-static void log_custom_error(uint64_t code) {
-  char line[64] = "Error: ";
-  uint64_t n = 7;
-  for (const char *s = ERROR_NAMES[code - FIRST_CUSTOM_ERROR]; *s; s++) {
-    line[n++] = *s;
-  }
-  line[n++] = ' ';
-  line[n++] = '(';
-  for (uint64_t div = 1000; div; div /= 10) {
-    line[n++] = (char)('0' + (code / div) % 10);
-  }
-  line[n++] = ')';
-  sol_log_(line, n);
-}
 
 static uint64_t dispatch(Context *ctx, uint64_t discriminator) {
 #define ROUTE(ID, NAME, HANDLER) \
@@ -67,8 +43,6 @@ uint64_t entrypoint(const uint8_t *input) {
     return ERROR_INVALID_INSTRUCTION_DATA;
   }
   uint64_t result = dispatch(&ctx, load_u64(ctx.data));
-  if (result >= FIRST_CUSTOM_ERROR && result <= LAST_CUSTOM_ERROR) {
-    log_custom_error(result);
-  }
+  log_custom_error(result);
   return result;
 }

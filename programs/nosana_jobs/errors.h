@@ -1,8 +1,12 @@
 /*
- * errors.h - the program's custom errors (6000 and up; jobs-program spec, "Errors").
- * Where each is raised, and which builtin errors cover the generic checks: README.md.
+ * errors.h - the program's custom errors: the jobs program's own (6000-6018, jobs-program
+ * spec, "Errors") and, numbered apart from 6100, the Nosana errors the original program takes
+ * from its shared crate. Names and messages (errors.c) are those of the IDL
+ * (nosana_node/chain/idl.py; the build checks they agree). Where each is raised: README.md.
  */
 #pragma once
+
+#include <stdint.h>
 
 enum {
   ERR_INVALID_MARKET_ACCOUNT = 6000,
@@ -24,7 +28,14 @@ enum {
   ERR_NODE_NFT_WRONG_OWNER = 6016,
   ERR_NODE_NFT_INVALID_AMOUNT = 6017,
   ERR_NODE_KEY_INVALID_COLLECTION = 6018,
+
+  ERR_UNAUTHORIZED = 6100,
+  ERR_INVALID_VAULT = 6101,
+  ERR_INVALID_PAYER = 6102,
+  ERR_INVALID_ATA = 6103,
+  ERR_INVALID_MINT = 6104,
 };
 
-#define FIRST_CUSTOM_ERROR ERR_INVALID_MARKET_ACCOUNT
-#define LAST_CUSTOM_ERROR ERR_NODE_KEY_INVALID_COLLECTION
+/* Log a custom error as Anchor does ("AnchorError occurred. Error Code: ..."), so that Anchor
+ * clients report it by name; other results are not logged. */
+void log_custom_error(uint64_t result);

@@ -4,7 +4,7 @@
 #include "instructions.h"
 
 static uint64_t require_admin(const AccountInfo *authority) {
-  REQUIRE(key_eq(authority->key, &config()->market_admin), ERROR_INCORRECT_AUTHORITY);
+  REQUIRE(key_eq(authority->key, &config()->market_admin), ERR_UNAUTHORIZED);
   return SUCCESS;
 }
 
@@ -13,7 +13,7 @@ uint64_t process_quit_admin(Context *ctx) {
   ACCOUNTS(a, QuitAdminAccounts, ctx, QUIT_ADMIN_FLAGS);
   RunAccount *run;
   TRY(load_run(ctx, &a->run, &run));
-  REQUIRE(key_eq(&run->payer, a->payer.key), ERROR_INVALID_ARGUMENT);
+  REQUIRE(key_eq(&run->payer, a->payer.key), ERR_INVALID_PAYER);
   TRY(require_admin(&a->authority));
   return close_account(&a->run, &a->payer);
 }
@@ -23,7 +23,7 @@ uint64_t process_clean(Context *ctx) {
   ACCOUNTS(a, CleanAccounts, ctx, CLEAN_FLAGS);
   JobAccount *job;
   TRY(load_job(ctx, &a->job, &job));
-  REQUIRE(key_eq(&job->payer, a->payer.key), ERROR_INVALID_ARGUMENT);
+  REQUIRE(key_eq(&job->payer, a->payer.key), ERR_INVALID_PAYER);
   REQUIRE(key_eq(&job->market, a->market.key), ERR_INVALID_MARKET_ACCOUNT);
   REQUIRE(job->state == JOB_DONE, ERR_JOB_IN_WRONG_STATE);
   MarketAccount *m;
@@ -38,7 +38,7 @@ uint64_t process_clean_admin(Context *ctx) {
   ACCOUNTS(a, CleanAdminAccounts, ctx, CLEAN_ADMIN_FLAGS);
   JobAccount *job;
   TRY(load_job(ctx, &a->job, &job));
-  REQUIRE(key_eq(&job->payer, a->payer.key), ERROR_INVALID_ARGUMENT);
+  REQUIRE(key_eq(&job->payer, a->payer.key), ERR_INVALID_PAYER);
   TRY(require_admin(&a->authority));
   return close_account(&a->job, &a->payer);
 }

@@ -114,7 +114,7 @@ uint64_t process_delist(Context *ctx) {
   JobAccount *job;
   TRY(load_project_job(ctx, &a->job, &a->market, &a->authority, &job));
   REQUIRE(job->state == JOB_QUEUED, ERR_JOB_IN_WRONG_STATE);
-  REQUIRE(key_eq(&job->payer, a->payer.key), ERROR_INVALID_ARGUMENT);
+  REQUIRE(key_eq(&job->payer, a->payer.key), ERR_INVALID_PAYER);
   MarketAccount *m;
   TRY(load_market(ctx, &a->market, &m));
   REQUIRE(queue_type(m) == QUEUE_JOB, ERR_MARKET_IN_WRONG_STATE);
@@ -130,7 +130,7 @@ uint64_t process_recover(Context *ctx) {
   TRY(require_program(&a->token_program, &TOKEN_PROGRAM_ID));
   JobAccount *job;
   TRY(load_project_job(ctx, &a->job, &a->market, &a->authority, &job));
-  REQUIRE(key_eq(&job->payer, a->payer.key), ERROR_INVALID_ARGUMENT);
+  REQUIRE(key_eq(&job->payer, a->payer.key), ERR_INVALID_PAYER);
   REQUIRE(job->state == JOB_STOPPED, ERR_JOB_IN_WRONG_STATE);
   MarketAccount *m;
   TRY(load_market(ctx, &a->market, &m));
@@ -148,7 +148,7 @@ uint64_t process_extend(Context *ctx) {
   JobAccount *job;
   TRY(load_project_job(ctx, &a->job, &a->market, &a->authority, &job));
   uint64_t price = load_u64(&job->price);
-  REQUIRE(price == 0 || key_eq(&job->payer, a->payer.key), ERROR_INCORRECT_AUTHORITY);
+  REQUIRE(price == 0 || key_eq(&job->payer, a->payer.key), ERR_INVALID_PAYER);
   REQUIRE(job->state == JOB_QUEUED, ERR_JOB_IN_WRONG_STATE);
   int64_t current = load_i64(&job->timeout);
   REQUIRE(timeout > current, ERR_JOB_TIMEOUT_NOT_GREATER);
@@ -176,7 +176,7 @@ uint64_t process_end(Context *ctx) {
   TRY(load_project_job(ctx, &a->job, &a->market, &a->authority, &job));
   RunAccount *run;
   TRY(load_run(ctx, &a->run, &run));
-  REQUIRE(key_eq(&run->payer, a->payer.key), ERROR_INVALID_ARGUMENT);
+  REQUIRE(key_eq(&run->payer, a->payer.key), ERR_INVALID_PAYER);
   REQUIRE(key_eq(&run->job, a->job.key), ERR_INVALID_JOB_ACCOUNT);
   REQUIRE(job->state != JOB_DONE, ERR_JOB_IN_WRONG_STATE);
   MarketAccount *m;
@@ -194,7 +194,7 @@ uint64_t process_end(Context *ctx) {
     TRY(check_vault(&v));
     TRY(settle(job, started, now, &payment, &refund));
     TRY(load_nos_account(&a->user, &user));
-    REQUIRE(key_eq(&user->owner, &run->node), ERROR_INVALID_ARGUMENT);
+    REQUIRE(key_eq(&user->owner, &run->node), ERR_INVALID_ATA);
     TRY(check_refund_account(job, &a->deposit));
     TRY(vault_pay(&v, &a->user, payment));
     TRY(vault_pay(&v, &a->deposit, refund));

@@ -1,5 +1,6 @@
 /* ix_market.c - open, update, close and close_admin: a market's life cycle. */
 #include "config.h"
+#include "errors.h"
 #include "ids.h"
 #include "instructions.h"
 #include "token.h"
@@ -13,7 +14,7 @@ uint64_t process_open(Context *ctx) {
   TRY(require_program(&a->system_program, &SYSTEM_PROGRAM_ID));
   TRY(require_program(&a->token_program, &TOKEN_PROGRAM_ID));
   REQUIRE(key_eq(a->rent.key, &RENT_SYSVAR_ID), ERROR_INVALID_ARGUMENT);
-  REQUIRE(key_eq(a->mint.key, &config()->nos_mint), ERROR_INVALID_ARGUMENT);
+  REQUIRE(key_eq(a->mint.key, &config()->nos_mint), ERR_INVALID_MINT);
   REQUIRE(key_eq(a->mint.owner, &TOKEN_PROGRAM_ID), ERROR_INVALID_ACCOUNT_OWNER);
 
   uint8_t bump;
@@ -53,7 +54,7 @@ uint64_t process_update(Context *ctx) {
   const uint8_t *args = ARGS(ctx);
   MarketAccount *m;
   TRY(load_market(ctx, &a->market, &m));
-  REQUIRE(key_eq(&m->authority, a->authority.key), ERROR_INCORRECT_AUTHORITY);
+  REQUIRE(key_eq(&m->authority, a->authority.key), ERR_UNAUTHORIZED);
   store_i64(&m->job_expiration, load_i64(args));
   store_u64(&m->job_price, load_u64(args + 8));
   m->job_type = args[16];
@@ -72,7 +73,7 @@ static uint64_t close_market(Context *ctx, bool by_admin) {
   MarketAccount *m;
   TRY(load_market(ctx, &a->market, &m));
   const Pubkey *allowed = by_admin ? &config()->market_admin : &m->authority;
-  REQUIRE(key_eq(a->authority.key, allowed), ERROR_INCORRECT_AUTHORITY);
+  REQUIRE(key_eq(a->authority.key, allowed), ERR_UNAUTHORIZED);
   TRY(require_writable(&a->authority));
   Vault v = {&a->token_program, &a->market, m, &a->vault};
   TRY(check_vault(&v));

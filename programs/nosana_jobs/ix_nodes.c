@@ -36,7 +36,7 @@ uint64_t process_stop(Context *ctx) {
   TRY(load_market(ctx, &a->market, &m));
   REQUIRE(queue_type(m) == QUEUE_NODE, ERR_MARKET_IN_WRONG_STATE);
   REQUIRE(key_eq(a->authority.key, &m->authority) || key_eq(a->authority.key, a->node.key),
-          ERROR_INCORRECT_AUTHORITY);
+          ERR_UNAUTHORIZED);
   return queue_remove(m, a->node.key);
 }
 
@@ -64,7 +64,7 @@ uint64_t process_complete(Context *ctx) {
   JobAccount *job;
   TRY(load_job(ctx, &a->job, &job));
   REQUIRE(job->state == JOB_DONE, ERR_JOB_IN_WRONG_STATE);
-  REQUIRE(key_eq(&job->node, a->authority.key), ERROR_INCORRECT_AUTHORITY);
+  REQUIRE(key_eq(&job->node, a->authority.key), ERR_UNAUTHORIZED);
   REQUIRE(bytes32_is_zero(job->ipfs_result), ERR_JOB_RESULTS_ALREADY_SET);
   REQUIRE(!bytes32_is_zero(result), ERR_JOB_RESULT_NULL);
   for (int i = 0; i < 32; i += 8) {
@@ -78,9 +78,9 @@ static uint64_t load_node_run(const Context *ctx, const AccountInfo *run_account
                               const AccountInfo *payer, const AccountInfo *node) {
   RunAccount *run;
   TRY(load_run(ctx, run_account, &run));
-  REQUIRE(key_eq(&run->payer, payer->key), ERROR_INVALID_ARGUMENT);
+  REQUIRE(key_eq(&run->payer, payer->key), ERR_INVALID_PAYER);
   REQUIRE(key_eq(&run->job, job->key), ERR_INVALID_JOB_ACCOUNT);
-  REQUIRE(key_eq(&run->node, node->key), ERROR_INCORRECT_AUTHORITY);
+  REQUIRE(key_eq(&run->node, node->key), ERR_UNAUTHORIZED);
   return SUCCESS;
 }
 
@@ -108,7 +108,7 @@ uint64_t process_finish(Context *ctx) {
   TRY(load_job(ctx, &a->job, &job));
   REQUIRE(key_eq(&job->market, a->market.key), ERR_INVALID_MARKET_ACCOUNT);
   TRY(load_node_run(ctx, &a->run, &a->job, &a->payer_run, &a->authority));
-  REQUIRE(key_eq(&job->payer, a->payer_job.key), ERROR_INVALID_ARGUMENT);
+  REQUIRE(key_eq(&job->payer, a->payer_job.key), ERR_INVALID_PAYER);
   REQUIRE(job->state != JOB_DONE, ERR_JOB_IN_WRONG_STATE);
   MarketAccount *m;
   TRY(load_market(ctx, &a->market, &m));

@@ -1,6 +1,8 @@
 /* money.c - deposit, payment and refund arithmetic (see money.h). */
 #include "money.h"
 
+#include "errors.h"
+
 #include "token.h"
 
 /* a * b, false on overflow. Written with 32-bit halves: clang turns the usual
@@ -40,7 +42,7 @@ uint64_t settle(const JobAccount *job, int64_t time_start, int64_t time_end, uin
 uint64_t check_refund_account(const JobAccount *job, const AccountInfo *a) {
   TokenAccount *t;
   TRY(load_nos_account(a, &t));
-  REQUIRE(key_eq(&t->owner, &job->project) || key_eq(&t->owner, &job->payer), ERROR_INVALID_ARGUMENT);
+  REQUIRE(key_eq(&t->owner, &job->project) || key_eq(&t->owner, &job->payer), ERR_INVALID_ATA);
   return SUCCESS;
 }
 
@@ -53,7 +55,7 @@ uint64_t deposit_authority(const AccountInfo *from, AccountInfo *first, AccountI
   } else if (second->is_signer && key_eq(&t->owner, second->key)) {
     *out = second;
   } else {
-    return ERROR_INVALID_ARGUMENT;
+    return ERR_UNAUTHORIZED; /* no signer owns the paying token account */
   }
   return SUCCESS;
 }

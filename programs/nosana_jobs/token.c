@@ -1,6 +1,8 @@
 /* token.c - SPL Token CPIs (see token.h). */
 #include "token.h"
 
+#include "errors.h"
+
 #include "config.h"
 #include "ids.h"
 
@@ -17,12 +19,12 @@ uint64_t load_token_account(const AccountInfo *a, TokenAccount **out) {
 
 uint64_t load_nos_account(const AccountInfo *a, TokenAccount **out) {
   TRY(load_token_account(a, out));
-  REQUIRE(key_eq(&(*out)->mint, &config()->nos_mint), ERROR_INVALID_ARGUMENT);
+  REQUIRE(key_eq(&(*out)->mint, &config()->nos_mint), ERR_INVALID_ATA);
   return SUCCESS;
 }
 
 uint64_t check_vault(const Vault *v) {
-  REQUIRE(key_eq(v->vault->key, &v->state->vault), ERROR_INVALID_ARGUMENT);
+  REQUIRE(key_eq(v->vault->key, &v->state->vault), ERR_INVALID_VAULT);
   TokenAccount *t;
   return load_nos_account(v->vault, &t);
 }

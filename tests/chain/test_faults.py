@@ -217,7 +217,7 @@ def test_priority_fee_follows_recent_fees_up_to_the_cap(
         return None
 
     def price_paid(signature: str) -> int | None:
-        tx = served.result("getTransaction", signature, {"encoding": "json"})
+        tx = served.result("getTransaction", signature, {"encoding": "json", "commitment": "confirmed"})
         keys = tx["transaction"]["message"]["accountKeys"]
         for ix in tx["transaction"]["message"]["instructions"]:
             data = base58_decode(ix["data"])
@@ -297,7 +297,7 @@ def test_finish_reports_each_signature_before_sending_it(
     node.work(market)
     signed: list[str] = []
     armed = True
-    signature = node.finish(posted.job, digest("result"), on_signed=signed.append)
+    signature = node.finish(posted.job, digest("result"), on_signed=lambda tx: signed.append(tx.signature))
     assert len(signed) == 2 and signed[-1] == signature  # rebuilt once, each reported before sending
     assert node.signature_status(signed[0]) is None and node.signature_status(signature)["err"] is None
     assert landed.count()[("finish", str(posted.job))] == 1

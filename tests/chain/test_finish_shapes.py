@@ -16,7 +16,7 @@ from tests.chain.conftest import Served, digest, fresh_node, set_chain_idl
 
 def _finish_accounts(served: Served, signature: str) -> list[str]:
     """Account keys of the landed transaction's last instruction (the finish)."""
-    tx = served.result("getTransaction", signature, {"encoding": "json"})
+    tx = served.result("getTransaction", signature, {"encoding": "json", "commitment": "confirmed"})
     message = tx["transaction"]["message"]
     keys = message["accountKeys"]
     return [keys[i] for i in message["instructions"][-1]["accounts"]]

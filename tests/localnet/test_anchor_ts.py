@@ -1,16 +1,14 @@
 """The local market driven by the Anchor TypeScript client (@coral-xyz/anchor 0.29 from npm).
 
 Anchor fetches the IDL from chain, decodes the default market, and sends list → work → finish
-with ``.rpc()`` (confirmation over the WebSocket). Skipped, with the reason shown, when node or
-npm is missing or the packages cannot be installed; the install is cached under .pytest_cache,
-keyed by the lock file.
+with ``.rpc()`` (confirmation over the WebSocket). The npm packages are installed by
+``make test``, or here if missing; a failed install fails the test.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -19,35 +17,14 @@ from solders.pubkey import Pubkey
 
 from nosana_node.chain.accounts import JobAccount
 from tests.localnet.conftest import Served
+from tests.localnet.node_project import node_project
 
 HERE = Path(__file__).resolve().parent / "anchor_ts"
-FILES = ("package.json", "package-lock.json", "drive.js")
 
 
 @pytest.fixture(scope="module")
-def anchor_dir(request: pytest.FixtureRequest) -> Path:
-    """A directory with drive.js and its node_modules (npm ci once per lock file)."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node and npm are needed for the Anchor TypeScript client test")
-    lock = hashlib.sha256((HERE / "package-lock.json").read_bytes()).hexdigest()[:16]
-    target = Path(request.config.cache.mkdir("anchor-ts")) / lock
-    if not (target / "node_modules" / "@coral-xyz" / "anchor").exists():
-        target.mkdir(parents=True, exist_ok=True)
-        for name in FILES[:2]:
-            shutil.copy(HERE / name, target / name)
-        done = subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts"],
-            cwd=target,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        if done.returncode != 0:
-            shutil.rmtree(target / "node_modules", ignore_errors=True)
-            last = (done.stderr.strip().splitlines() or ["?"])[-1]
-            pytest.skip(f"npm ci of @coral-xyz/anchor failed (registry unreachable?): {last}")
-    shutil.copy(HERE / "drive.js", target / "drive.js")
-    return target
+def anchor_dir() -> Path:
+    return node_project(HERE)
 
 
 def test_anchor_client_fetches_the_idl_and_runs_a_job(

@@ -4,46 +4,32 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import signal
 import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 from solana.rpc.async_api import AsyncClient
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from tests.cli import REPO, run_cli
+from tests.cli import run_cli
 from tests.localnet import spec_client as spec
-from tests.localnet.conftest import run
+from tests.localnet.conftest import HTTP, run, wait_finalized
+from tests.localnet.process import market_process
 
 
 @contextmanager
 def localnet(ledger: Path, *extra: str) -> Iterator[tuple[subprocess.Popen[str], dict[str, Any]]]:
     """``nosana-node localnet start --json`` on free ports; yields the process and its summary."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NOSANA_")}
-    cmd = [sys.executable, "-m", "nosana_node", "localnet", "start", "--ledger", str(ledger), "--json"]
-    cmd += ["--rpc-port", "0", "--ws-port", "0", *extra]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
-    try:
-        line = proc.stdout.readline()
-        assert line, f"localnet start failed: {proc.stderr.read()}"
-        yield proc, json.loads(line)
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
+    with market_process(ledger, *extra) as market:
+        yield market.proc, market.summary
 
 
 def rpc(url: str, method: str, *params: Any) -> Any:
-    response = httpx.post(
+    response = HTTP.post(
         url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}
     ).json()
     assert "error" not in response, response
@@ -134,8 +120,8 @@ def test_the_ledger_keeps_what_landed_when_the_server_is_killed(tmp_path: Path) 
     ledger = tmp_path / "ledger"
     wallet = Keypair().pubkey()
     with localnet(ledger) as (proc, summary):
-        rpc(summary["rpc_url"], "requestAirdrop", str(wallet), 4 * 10**9)
-        time.sleep(1.0)  # the server commits to the ledger every slot (400 ms)
+        signature = rpc(summary["rpc_url"], "requestAirdrop", str(wallet), 4 * 10**9)
+        run(wait_finalized(summary["ws_url"], signature))  # committed to the ledger
         proc.kill()
         proc.wait()
     with localnet(ledger) as (_, summary):

@@ -18,6 +18,7 @@ from solders.transaction import Transaction
 from nosana_node.chain.addresses import MAINNET
 from nosana_node.errors import ChainError, UserInputError
 from nosana_node.localnet.chain import LocalChain
+from nosana_node.localnet.clock import ManualClock, SlotClock
 from nosana_node.localnet.instance import Localnet
 from nosana_node.localnet.ledger import LedgerLockedError
 from nosana_node.localnet.program import program_bytes
@@ -43,8 +44,7 @@ def test_the_ledger_survives_a_restart(tmp_path: Path) -> None:
         payer = Keypair.from_json((ledger / "keys" / "client-1.json").read_text())
         receipt = net.chain.send_transaction(_transfer(net.chain, payer, receiver, 3 * 10**9))
         assert receipt.ok
-        time.sleep(0.45)
-        slot_before = net.chain.slot
+        slot_before = net.chain.advance_slot()
         net.chain.warp(1000)
         time_before = net.chain.now()
     with Localnet.open(ledger) as net:
@@ -91,27 +91,41 @@ def test_keypairs_are_private_and_the_program_id_is_fixed_per_ledger(tmp_path: P
         assert net.program_id == custom
 
 
-def test_the_clock_follows_wall_time_and_warps(tmp_path: Path) -> None:
-    chain = LocalChain(MAINNET.jobs_program, program_bytes())
-    assert abs(_clock_time(chain) - time.time()) <= 2
+def _manual_chain(clock: ManualClock) -> LocalChain:
+    """A chain on a clock that moves only when the test says so."""
+    return LocalChain(
+        MAINNET.jobs_program,
+        program_bytes(),
+        clock=lambda start: SlotClock(start, monotonic=clock, wall=clock),
+    )
+
+
+def test_the_clock_follows_wall_time_and_warps() -> None:
+    assert abs(_clock_time(LocalChain(MAINNET.jobs_program, program_bytes())) - time.time()) <= 2
+    clock = ManualClock(1_800_000_000)
+    chain = _manual_chain(clock)
+    assert _clock_time(chain) == 1_800_000_000
     chain.warp(3600)
-    assert abs(_clock_time(chain) - (time.time() + 3600)) <= 2
+    assert _clock_time(chain) == 1_800_003_600
     chain.set_time(2_000_000_000)
-    assert abs(chain.now() - 2_000_000_000) <= 1
-    time.sleep(1.1)
-    assert chain.now() >= 2_000_000_001  # and keeps following wall time from there
+    assert chain.now() == 2_000_000_000
+    slot = chain.slot
+    clock.advance(1.1)
+    assert chain.now() == 2_000_000_001 and chain.slot == slot + 2  # a slot every 400 ms
 
 
 def test_blockhashes_expire_after_150_slots_and_signatures_are_taken_once() -> None:
-    chain = LocalChain(MAINNET.jobs_program, program_bytes(), slot_seconds=0.002)
+    clock = ManualClock()
+    chain = _manual_chain(clock)
     payer = Keypair()
     chain.airdrop(payer.pubkey(), 10 * 10**9)
     old_hash, last_valid = chain.latest_blockhash_info()
     tx = _transfer(chain, payer, Keypair().pubkey(), 10**9, old_hash)
     assert chain.send_transaction(tx).ok
     assert str(chain.send_transaction(tx).err) == "TransactionErrorFieldless.AlreadyProcessed"
-    while chain.block_height <= last_valid:
-        time.sleep(0.01)
+    clock.advance(0.4 * (last_valid - chain.block_height))
+    assert chain.is_blockhash_valid(old_hash)  # still valid in its last slot
+    clock.advance(0.4)
     late = chain.send_transaction(_transfer(chain, payer, Keypair().pubkey(), 10**9, old_hash))
     assert str(late.err) == "TransactionErrorFieldless.BlockhashNotFound" and not late.landed
     assert not chain.is_blockhash_valid(old_hash)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import time
 
 import based58
 import pytest
 from solana.rpc.async_api import AsyncClient
+from solana.rpc.commitment import Confirmed
 from solana.rpc.core import RPCException
 from solana.rpc.types import MemcmpOpts, TxOpts
 from solders.hash import Hash
@@ -20,7 +20,7 @@ from solders.signature import Signature
 from solders.transaction import Transaction, VersionedTransaction
 
 from tests.localnet import spec_client as spec
-from tests.localnet.conftest import Served, run
+from tests.localnet.conftest import CONFIRMED, Served, run
 
 RESULT = hashlib.sha256(b"the result document").digest()
 JOB_DOC = hashlib.sha256(b"the job document").digest()
@@ -46,7 +46,7 @@ def test_default_market_reads_and_decodes_to_the_spec_fields(served: Served) -> 
     admin = served.keypair("admin").pubkey()
 
     async def go() -> None:
-        async with AsyncClient(served.rpc_url) as client:
+        async with AsyncClient(served.rpc_url, commitment=Confirmed) as client:
             info = (await client.get_account_info(address, encoding="base64")).value
             assert info is not None and info.owner == spec.JOBS_PROGRAM
             assert len(info.data) == 8 + 168 + 314 * 32
@@ -78,7 +78,7 @@ def test_list_work_finish_over_rpc_leaves_the_job_done_with_the_result(served: S
     job, run_list, run_work = Keypair(), Keypair(), Keypair()
 
     async def go() -> None:
-        async with AsyncClient(served.rpc_url) as client:
+        async with AsyncClient(served.rpc_url, commitment=Confirmed) as client:
             await _send(
                 client,
                 [client_kp, job, run_list],
@@ -127,7 +127,7 @@ def test_payment_at_a_price_moves_nos_by_the_spec(served: Served) -> None:
         return int((await client.get_token_account_balance(account)).value.amount)
 
     async def go() -> None:
-        async with AsyncClient(served.rpc_url) as client:
+        async with AsyncClient(served.rpc_url, commitment=Confirmed) as client:
             price = spec.decode_market(await _data(client, market)).job_price
             start_client, start_node = await balance(client, client_nos), await balance(client, node_nos)
             await _send(
@@ -172,7 +172,7 @@ def test_a_failing_transaction_answers_as_solana_does(served: Served) -> None:
     landed_signature: list[Signature] = []
 
     async def go() -> None:
-        async with AsyncClient(served.rpc_url) as client:
+        async with AsyncClient(served.rpc_url, commitment=Confirmed) as client:
             await _send(
                 client,
                 [client_kp, job, run_list],
@@ -208,10 +208,9 @@ def test_a_failing_transaction_answers_as_solana_does(served: Served) -> None:
     # the raw shapes: -32002 with the logs and the custom error as JSON
     last = served.net.chain.transaction(landed_signature[0])
     assert last is not None
-    blockhash = served.result("getLatestBlockhash")["value"]["blockhash"]
-    while blockhash == last_blockhash(last):  # a new slot's blockhash: a new signature
-        time.sleep(0.05)
-        blockhash = served.result("getLatestBlockhash")["value"]["blockhash"]
+    served.net.chain.advance_slot()  # a new slot's blockhash: a new signature
+    blockhash = served.result("getLatestBlockhash", CONFIRMED)["value"]["blockhash"]
+    assert blockhash != last_blockhash(last)
     tx = Transaction(
         [node_kp],
         Message(
@@ -239,7 +238,7 @@ def test_a_failing_transaction_answers_as_solana_does(served: Served) -> None:
     signature = served.result(
         "sendTransaction", base64.b64encode(bytes(tx)).decode(), {"encoding": "base64", "skipPreflight": True}
     )
-    landed = served.result("getTransaction", signature, {"encoding": "json"})
+    landed = served.result("getTransaction", signature, {"encoding": "json", **CONFIRMED})
     assert landed["meta"]["err"] == {"InstructionError": [0, {"Custom": 6006}]}
     assert landed["meta"]["status"] == {"Err": {"InstructionError": [0, {"Custom": 6006}]}}
     assert landed["meta"]["fee"] == 5000

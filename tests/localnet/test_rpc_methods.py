@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import time
 
 import based58
 from solana.rpc.async_api import AsyncClient
+from solana.rpc.commitment import Confirmed
 from solana.rpc.types import DataSliceOpts, MemcmpOpts, TokenAccountOpts
 from solders.hash import Hash
 from solders.keypair import Keypair
@@ -17,7 +17,7 @@ from solders.system_program import TransferParams, transfer
 from solders.transaction import Transaction
 
 from tests.localnet import spec_client as spec
-from tests.localnet.conftest import Served, run
+from tests.localnet.conftest import CONFIRMED, HTTP, Served, run
 
 MARKET_SIZE = 8 + 168 + 314 * 32
 
@@ -36,7 +36,7 @@ def test_accounts_balances_and_tokens(served: Served) -> None:
     market, _ = served.market("default")
 
     async def go() -> None:
-        async with AsyncClient(served.rpc_url) as client:
+        async with AsyncClient(served.rpc_url, commitment=Confirmed) as client:
             assert (await client.get_balance(owner)).value == 100 * 10**9
             many = (await client.get_multiple_accounts([owner, Pubkey.new_unique(), nos])).value
             assert many[0].lamports == 100 * 10**9 and many[1] is None and many[2].owner == spec.TOKEN_PROGRAM
@@ -118,7 +118,7 @@ def test_program_accounts_filters_and_encodings(served: Served) -> None:
     assert bad["error"]["code"] == -32602
 
     async def solana_py() -> None:
-        async with AsyncClient(served.rpc_url) as client:
+        async with AsyncClient(served.rpc_url, commitment=Confirmed) as client:
             found = await client.get_program_accounts(
                 spec.JOBS_PROGRAM,
                 encoding="base64",
@@ -129,19 +129,22 @@ def test_program_accounts_filters_and_encodings(served: Served) -> None:
     run(solana_py())
 
 
-def test_send_in_both_encodings_and_statuses(served: Served) -> None:
+def test_send_in_both_encodings_and_statuses(held: Served) -> None:
+    served = held
     payer, to = served.keypair("client-2"), Keypair().pubkey()
     tx58 = _transfer(served, payer, to, 10**9)
     sig58 = served.result("sendTransaction", based58.b58encode(bytes(tx58)).decode())  # base58 is the default
     tx64 = _transfer(served, payer, to, 2 * 10**9)
     sig64 = served.result("sendTransaction", base64.b64encode(bytes(tx64)).decode(), {"encoding": "base64"})
     assert sig58 == str(tx58.signatures[0]) and sig64 == str(tx64.signatures[0])
-    assert served.result("getBalance", str(to))["value"] == 3 * 10**9
-    statuses = served.result("getSignatureStatuses", [sig58, sig64, str(Keypair().sign_message(b"x"))])[
-        "value"
-    ]
+    assert served.result("getBalance", str(to), CONFIRMED)["value"] == 3 * 10**9
+    unknown = str(Keypair().sign_message(b"x"))
+    statuses = served.result("getSignatureStatuses", [sig58, sig64, unknown])["value"]
     assert statuses[0]["err"] is None and statuses[0]["status"] == {"Ok": None}
-    assert statuses[0]["confirmationStatus"] == "finalized" and statuses[2] is None
+    assert statuses[0]["confirmationStatus"] == "confirmed" and statuses[2] is None
+    served.commit()
+    statuses = served.result("getSignatureStatuses", [sig58, sig64, unknown])["value"]
+    assert statuses[0]["confirmationStatus"] == "finalized" and statuses[0]["confirmations"] is None
     got = served.result("getTransaction", sig64, {"encoding": "base64"})
     assert base64.b64decode(got["transaction"][0]) == bytes(tx64)
     assert got["meta"]["postBalances"][0] == got["meta"]["preBalances"][0] - 2 * 10**9 - 5000
@@ -228,26 +231,26 @@ def test_cluster_methods_and_protocol_errors(served: Served) -> None:
     assert "solana-core" in served.result("getVersion")
     genesis = served.result("getGenesisHash")
     assert Hash.from_string(genesis) and served.result("getGenesisHash") == genesis
-    slot = served.result("getSlot")
-    time.sleep(0.9)
-    assert served.result("getSlot") >= slot + 2  # a slot every 400 ms
-    info = served.result("getEpochInfo")
+    slot = served.result("getSlot", CONFIRMED)
+    served.net.chain.advance_slot()
+    served.net.chain.advance_slot()
+    assert served.result("getSlot", CONFIRMED) >= slot + 2
+    info = served.result("getEpochInfo", CONFIRMED)
     assert (
         info["absoluteSlot"] >= slot + 2 and info["slotsInEpoch"] == 432_000 and info["transactionCount"] > 0
     )
     fresh = Keypair().pubkey()
     signature = served.result("requestAirdrop", str(fresh), 5 * 10**9)
     assert served.result("getSignatureStatuses", [signature])["value"][0]["err"] is None
-    assert served.result("getBalance", str(fresh))["value"] == 5 * 10**9
+    assert served.result("getBalance", str(fresh), CONFIRMED)["value"] == 5 * 10**9
     assert served.raw("requestAirdrop", str(fresh), 0)["error"]["code"] == -32602
     assert served.raw("noSuchMethod")["error"] == {"code": -32601, "message": "Method not found"}
-    import httpx
 
-    parse = httpx.post(
+    parse = HTTP.post(
         served.rpc_url, content=b"{not json", headers={"content-type": "application/json"}
     ).json()
     assert parse["error"]["code"] == -32700
-    batch = httpx.post(
+    batch = HTTP.post(
         served.rpc_url,
         json=[
             {"jsonrpc": "2.0", "id": 1, "method": "getSlot"},
@@ -255,7 +258,7 @@ def test_cluster_methods_and_protocol_errors(served: Served) -> None:
         ],
     ).json()
     assert [r["id"] for r in batch] == [1, 2] and batch[1]["result"] == "ok"
-    assert httpx.get(served.rpc_url + "/health").text == "ok"
+    assert HTTP.get(served.rpc_url + "/health").text == "ok"
 
 
 def test_concurrent_clients_are_served_safely(served: Served) -> None:
@@ -279,7 +282,7 @@ def test_concurrent_clients_are_served_safely(served: Served) -> None:
         return signatures
 
     async def go() -> None:
-        clients = [AsyncClient(served.rpc_url) for _ in senders]
+        clients = [AsyncClient(served.rpc_url, commitment=Confirmed) for _ in senders]
         results = await asyncio.gather(
             *(sender(c, kp, i) for i, (c, kp) in enumerate(zip(clients, senders, strict=True)))
         )
@@ -291,4 +294,37 @@ def test_concurrent_clients_are_served_safely(served: Served) -> None:
 
     run(go())
     expected = sum(1_000_000 + index * 10 + i for index in range(8) for i in range(10))
-    assert served.result("getBalance", str(receiver))["value"] == expected
+    assert served.result("getBalance", str(receiver), CONFIRMED)["value"] == expected
+
+
+def test_finalized_reads_see_only_what_is_committed(held: Served) -> None:
+    """On a held clock nothing is committed until the test says so: reads at ``finalized`` (the
+    default) show the state on disk, at ``confirmed`` the state after the transaction."""
+    payer, to = held.keypair("client-1"), Keypair().pubkey()
+    final_slot = held.result("getSlot")
+    tx = _transfer(
+        held, payer, to, 10**9, blockhash=held.result("getLatestBlockhash", CONFIRMED)["value"]["blockhash"]
+    )
+    signature = held.result("sendTransaction", base64.b64encode(bytes(tx)).decode(), {"encoding": "base64"})
+    assert held.result("getBalance", str(to), CONFIRMED)["value"] == 10**9
+    assert held.result("getBalance", str(to))["value"] == 0
+    assert held.result("getAccountInfo", str(to))["value"] is None
+    assert held.result("getMultipleAccounts", [str(to)])["value"] == [None]
+    assert held.result("getTransaction", signature) is None  # not final yet
+    assert held.result("getTransaction", signature, CONFIRMED)["slot"] >= final_slot
+    assert held.result("getSignaturesForAddress", str(to)) == []
+    system = "11111111111111111111111111111111"
+
+    def owned(config: dict) -> set[str]:
+        return {
+            a["pubkey"] for a in held.result("getProgramAccounts", system, {"encoding": "base64", **config})
+        }
+
+    assert str(to) in owned(CONFIRMED) and str(to) not in owned({})
+    assert held.result("getSlot") == final_slot
+    held.commit()
+    assert str(to) in owned({})
+    assert held.result("getBalance", str(to))["value"] == 10**9
+    assert held.result("getTransaction", signature)["slot"] > final_slot - 1
+    assert [s["signature"] for s in held.result("getSignaturesForAddress", str(to))] == [signature]
+    assert held.result("getSlot") > final_slot

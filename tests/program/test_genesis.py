@@ -11,6 +11,7 @@ from anchorpy import idl as anchorpy_idl
 from anchorpy.program.core import _pako_inflate
 from solders.keypair import Keypair
 from solders.litesvm import LiteSVM
+from solders.pubkey import Pubkey
 
 from nosana_node.chain import pda
 from nosana_node.chain.accounts import JobAccount, MarketAccount, QueueType, RunAccount, StakeAccount
@@ -26,6 +27,7 @@ from nosana_node.localnet.program import (
     program_bytes,
     read_config,
 )
+from nosana_node.localnet.raw_accounts import staked_xnos
 
 from .conftest import Local
 
@@ -38,7 +40,9 @@ def test_genesis_mint_wallets_and_stakes(local: Local) -> None:
     assert data[4:36] == bytes(local.admin.pubkey())  # mint authority
     supply, decimals, initialized = struct.unpack_from("<QBB", data, 36)
     assert decimals == 6 and initialized == 1
-    assert supply == options.nos_per_wallet * (len(g.clients) + len(g.nodes))
+    assert supply == options.nos_per_wallet * (len(g.clients) + len(g.nodes)) + options.node_stake * len(
+        g.nodes
+    )
     for wallet in [*g.clients, *g.nodes]:
         assert wallet.nos_account == pda.associated_token(wallet.pubkey, MAINNET.nos_mint)
         assert local.nos(wallet.nos_account) == options.nos_per_wallet
@@ -48,7 +52,14 @@ def test_genesis_mint_wallets_and_stakes(local: Local) -> None:
         assert stake.owner == MAINNET.staking_program
         assert node.stake == pda.stake(node.pubkey, MAINNET.nos_mint, MAINNET.staking_program)[0]
         decoded = StakeAccount.decode(bytes(stake.data))
-        assert decoded.authority == node.pubkey and decoded.xnos == options.node_xnos
+        assert decoded.authority == node.pubkey and decoded.amount == options.node_stake
+        assert decoded.duration == 365 * 86_400 and decoded.time_unstake == 0
+        assert decoded.xnos == 4 * options.node_stake  # a one-year stake counts four times
+        vault, bump = Pubkey.find_program_address(
+            [b"vault", bytes(MAINNET.nos_mint), bytes(node.pubkey)], MAINNET.staking_program
+        )
+        assert (decoded.vault, decoded.vault_bump) == (vault, bump)
+        assert local.nos(vault) == options.node_stake  # the staked NOS sit in the stake's vault
     assert all(c.stake is None for c in g.clients)
 
 
@@ -71,6 +82,43 @@ def test_genesis_writes_the_idl_account(local: Local) -> None:
     assert authority == local.admin.pubkey()
     assert idl == build_idl(local.program_id)
     assert idl["metadata"]["address"] == str(local.program_id)
+
+
+def test_genesis_writes_the_idls_of_staking_rewards_pools_and_nodes(local: Local) -> None:
+    """The official SDK fetches these before any stake or node call; anchorpy reads them the
+    same way, and decodes a node's stake with the staking program's IDL."""
+    names = {}
+    for program, address in local.genesis.program_idls.items():
+        assert address == pda.idl_address(program)
+        account = local.svm.get_account(address)
+        assert account.owner == program
+        authority, raw = decode_idl_account(bytes(account.data))
+        assert authority == local.admin.pubkey() and raw["metadata"]["address"] == str(program)
+        names[Idl.from_json(json.dumps(raw)).name] = raw
+    assert set(names) == {"nosana_staking", "nosana_rewards", "nosana_pools", "nosana_nodes"}
+    assert MAINNET.staking_program in local.genesis.program_idls
+    staking = AccountsCoder(Idl.from_json(json.dumps(names["nosana_staking"])))
+    node = local.nodes[0]
+    stake = staking.decode(local.data(node.stake))
+    ours = StakeAccount.decode(local.data(node.stake))
+    assert (stake.amount, stake.authority, stake.duration, stake.xnos, stake.vault) == (
+        ours.amount, ours.authority, ours.duration, ours.xnos, ours.vault,
+    )  # fmt: skip
+    assert [ix["name"] for ix in names["nosana_rewards"]["instructions"]] == [
+        "init", "enter", "addFee", "claim", "sync", "close",
+    ]  # fmt: skip
+
+
+def test_xnos_follows_the_staking_programs_formula() -> None:
+    day, nos = 86_400, 10**6
+    assert staked_xnos(1_000 * nos, 365 * day) == 4_000 * nos
+    assert staked_xnos(1_000 * nos, 14 * day) == 1_000 * nos + 1_000 * nos * 14 * day // 10_512_000
+    six_months = 365 * day // 2
+    assert staked_xnos(1_000 * nos, six_months) == 2_500 * nos  # +0.25 per month
+    assert staked_xnos(1_000 * nos, 365 * day, time_unstake=1_700_000_000) == 0
+    for bad in (13 * day, 366 * day):
+        with pytest.raises(ValueError, match=r"14\.\.365 days"):
+            staked_xnos(nos, bad)
 
 
 def test_genesis_for_devnet_with_given_market_keys() -> None:

@@ -8,6 +8,8 @@ random accounts: the flag checks must fire first, with the builtin error for eac
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,9 +20,10 @@ from solders.transaction import Transaction
 
 from nosana_node.chain import pda
 from nosana_node.chain.addresses import MAINNET
+from nosana_node.chain.errors import CommonError
 from nosana_node.chain.instructions import INSTRUCTIONS, InstructionSpec
 
-from .conftest import Local, builtin
+from .conftest import Local, builtin, custom
 
 
 def _args(spec: InstructionSpec) -> dict[str, Any]:
@@ -88,21 +91,58 @@ def test_unknown_or_short_discriminators_are_rejected(local: Local) -> None:
         assert _send(local, ix, []) == builtin("InvalidInstructionData")
 
 
-def test_compute_units_of_the_hot_path(local: Local) -> None:
-    """list/work/finish stay far below the default 200k budget (figures quoted in the README).
-
-    work searches the stake PDA: 1,500 units per bump tried, and the bump depends on the node's
-    random key, so work is compared with the search's share taken out."""
+def _readme_units() -> dict[str, int]:
+    """The compute-unit table of programs/nosana_jobs/README.md: {"list price 0": 2745, ...}."""
+    text = (Path(__file__).resolve().parents[2] / "programs" / "nosana_jobs" / "README.md").read_text()
+    table = text.split("## Compute units", 1)[1]
     units = {}
-    client, node = local.clients[0], local.nodes[0]
-    _, bump = pda.stake(node.pubkey, MAINNET.nos_mint, MAINNET.staking_program)
-    search = 1_500 * (255 - bump)
-    for label, market in (("free", local.default), ("priced", local.priced)):
+    for row in re.findall(r"^\| (.+?) \| ([\d,]+) \| ([\d,]+) \|", table, re.M):
+        name, free, priced = row
+        units[f"{name} price 0"] = int(free.replace(",", ""))
+        units[f"{name} price > 0"] = int(priced.replace(",", ""))
+    return units
+
+
+def test_compute_units_match_the_readme(local: Local) -> None:
+    """list/work/finish cost what the program's README says (within 3 %), far below the
+    default 200k budget. work searches the stake PDA: 1,500 units per bump tried, and the bump
+    depends on the node's random key, so work is compared with the search's share taken out."""
+    units = {}
+    client, node, waiting = local.clients[0], local.nodes[0], local.nodes[1]
+    for label, market in (("price 0", local.default), ("price > 0", local.priced)):
+        _, bump = pda.stake(node.pubkey, MAINNET.nos_mint, MAINNET.staking_program)
         listed = local.tx_list(market, client)
-        units[f"list {label}"] = local.send(listed).expect_ok().compute_units
+        units[f"list (job queued) {label}"] = local.send(listed).expect_ok().compute_units
         worked = local.tx_work(market, node)
-        units[f"work {label}"] = local.send(worked).expect_ok().compute_units - search
+        search = 1_500 * (255 - bump)
+        units[f"work (takes the job) {label}"] = local.send(worked).expect_ok().compute_units - search
+        local.warp(60)  # the node worked a minute of the ten paid for: payment and refund
         finish = local.tx_finish(listed.keys["job"].pubkey(), worked.keys["run"].pubkey(), node, client)
         units[f"finish {label}"] = local.send(finish).expect_ok().compute_units
+        local.work(market, waiting)
+        assigned = local.tx_list(market, client)
+        units[f"list (assigns a waiting node) {label}"] = local.send(assigned).expect_ok().compute_units
     print(units)
-    assert all(u < 12_000 for u in units.values()), units
+    documented = _readme_units()
+    assert set(units) == set(documented), (units, documented)
+    for name, measured in units.items():
+        assert abs(measured - documented[name]) <= documented[name] * 0.03, (name, measured, documented[name])
+    assert all(u < 20_000 for u in units.values()), units
+
+
+def test_custom_errors_are_logged_as_anchor_logs_them(local: Local) -> None:
+    """Anchor clients name a failure from this log line; runtimes before 1.18 could not even
+    name the builtin errors that used to stand here (IncorrectAuthority)."""
+    client, node, other = local.clients[0], local.nodes[0], local.nodes[1]
+    job, run = local.running_job(local.default, client, node)
+    outcome = local.send(local.tx_finish(job, run, other, client))
+    assert outcome.error == custom(CommonError.Unauthorized)
+    assert (
+        "Program log: AnchorError occurred. Error Code: Unauthorized. Error Number: 6100. "
+        "Error Message: The signer may not perform this action."
+    ) in outcome.logs
+    null = local.tx_finish(job, run, node, client)
+    null.args["ipfs_result"] = bytes(32)
+    logs = local.send(null).logs
+    assert any(line.endswith("Error Code: JobResultNull. Error Number: 6006. Error Message: "
+                             "The job result must not be all zeros.") for line in logs)  # fmt: skip

@@ -14,7 +14,7 @@ from nosana_node.chain.accounts import (
     JobType,
     QueueType,
 )
-from nosana_node.chain.errors import JobsError
+from nosana_node.chain.errors import CommonError, JobsError
 from nosana_node.localnet.genesis import MarketSettings
 
 from .conftest import JOB_DIGEST, Local, builtin, custom
@@ -92,9 +92,9 @@ def test_list_errors(local: Local) -> None:
 def test_list_priced_errors(local: Local) -> None:
     client, other = local.clients[0], local.clients[1]
     tx = local.tx_list(local.priced, client, vault=local.default.vault)
-    assert local.send(tx).error == builtin("InvalidArgument")  # not the market's vault
+    assert local.send(tx).error == custom(CommonError.InvalidVault)  # not the market's vault
     tx = local.tx_list(local.priced, client, user=other.nos_account)
-    assert local.send(tx).error == builtin("InvalidArgument")  # no signer owns that token account
+    assert local.send(tx).error == custom(CommonError.Unauthorized)  # no signer owns that token account
     poor = local.token_account(client.pubkey, 10)
     assert local.send(local.tx_list(local.priced, client, user=poor)).error == builtin("InsufficientFunds")
     assert local.send(local.tx_list(local.priced, client, timeout=-5)).error == builtin("InvalidArgument")
@@ -102,8 +102,8 @@ def test_list_priced_errors(local: Local) -> None:
         "ArithmeticOverflow"
     )
     wrong_mint = local.token_account(client.pubkey, 10**12, mint=Pubkey.new_unique())
-    assert local.send(local.tx_list(local.priced, client, user=wrong_mint)).error == builtin(
-        "InvalidArgument"
+    assert local.send(local.tx_list(local.priced, client, user=wrong_mint)).error == custom(
+        CommonError.InvalidATA
     )
 
 
@@ -193,11 +193,11 @@ def test_delist_errors(local: Local) -> None:
     tx = local.tx_delist(job, client, market=local.default.address)
     assert local.send(tx).error == custom(JobsError.InvalidMarketAccount)
     tx = local.tx_delist(job, client, payer=other.pubkey)
-    assert local.send(tx).error == builtin("InvalidArgument")
+    assert local.send(tx).error == custom(CommonError.InvalidPayer)
     tx = local.tx_delist(job, client, deposit=other.nos_account)
-    assert local.send(tx).error == builtin("InvalidArgument")  # a refund only goes to the job's side
+    assert local.send(tx).error == custom(CommonError.InvalidATA)  # a refund only goes to the job's side
     tx = local.tx_delist(job, client, vault=local.default.vault)
-    assert local.send(tx).error == builtin("InvalidArgument")
+    assert local.send(tx).error == custom(CommonError.InvalidVault)
     # running (taken by a node, the queue is empty again): not delistable
     local.work(local.priced, node)
     assert local.send(local.tx_delist(job, client)).error == custom(JobsError.MarketInWrongState)
@@ -233,9 +233,11 @@ def test_recover_errors(local: Local) -> None:
     assert local.send(local.tx_recover(job, other)).error == custom(JobsError.JobInvalidProject)
     tx = local.tx_recover(job, client, market=local.default.address)
     assert local.send(tx).error == custom(JobsError.InvalidMarketAccount)
-    assert local.send(local.tx_recover(job, client, payer=other.pubkey)).error == builtin("InvalidArgument")
-    assert local.send(local.tx_recover(job, client, user=other.nos_account)).error == builtin(
-        "InvalidArgument"
+    assert local.send(local.tx_recover(job, client, payer=other.pubkey)).error == custom(
+        CommonError.InvalidPayer
+    )
+    assert local.send(local.tx_recover(job, client, user=other.nos_account)).error == custom(
+        CommonError.InvalidATA
     )
 
 
@@ -267,7 +269,7 @@ def test_extend_errors(local: Local) -> None:
     assert local.send(tx).error == custom(JobsError.InvalidMarketAccount)
     tx = local.tx_extend(job, client, 200, payer=other.pubkey, user=other.nos_account)
     tx.signers.append(other.keypair)
-    assert local.send(tx).error == builtin("IncorrectAuthority")  # priced: the job's payer pays
+    assert local.send(tx).error == custom(CommonError.InvalidPayer)  # priced: the job's payer pays
     local.send(local.tx_finish(job, run, node, client)).expect_ok()
     assert local.send(local.tx_extend(job, client, 200)).error == custom(JobsError.JobInWrongState)
 
@@ -303,9 +305,9 @@ def test_end_errors(local: Local) -> None:
     tx = local.tx_end(job, other_run, client, node)
     assert local.send(tx).error == custom(JobsError.InvalidJobAccount)
     tx = local.tx_end(job, run, client, node, payer=other.pubkey)
-    assert local.send(tx).error == builtin("InvalidArgument")
+    assert local.send(tx).error == custom(CommonError.InvalidPayer)
     tx = local.tx_end(job, run, client, node, user=client.nos_account)
-    assert local.send(tx).error == builtin("InvalidArgument")  # the payment goes to the run's node
+    assert local.send(tx).error == custom(CommonError.InvalidATA)  # the payment goes to the run's node
     tx = local.tx_end(job, run, client, node, deposit=other.nos_account)
-    assert local.send(tx).error == builtin("InvalidArgument")
+    assert local.send(tx).error == custom(CommonError.InvalidATA)
     assert other_job != job

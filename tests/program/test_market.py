@@ -9,9 +9,10 @@ from solders.pubkey import Pubkey
 from nosana_node.chain import pda
 from nosana_node.chain.accounts import MARKET_SIZE, JobType, MarketAccount, QueueType
 from nosana_node.chain.addresses import MAINNET, SYSTEM_PROGRAM, TOKEN_PROGRAM
+from nosana_node.chain.errors import CommonError
 from nosana_node.localnet.genesis import MarketSettings
 
-from .conftest import Local, builtin
+from .conftest import Local, builtin, custom
 
 PRICED = MarketSettings(
     job_price=50, job_timeout=900, job_expiration=7200, job_type=JobType.GPU, node_xnos_minimum=7
@@ -66,7 +67,7 @@ def test_open_rejects_another_mint(local: Local) -> None:
     other_mint = Pubkey.new_unique()
     tx = local.tx_open(PRICED, local.admin, mint=other_mint)
     tx.accounts["vault"], _ = pda.market_vault(tx.keys["market"].pubkey(), other_mint, local.program_id)
-    assert local.send(tx).error == builtin("InvalidArgument")
+    assert local.send(tx).error == custom(CommonError.InvalidMint)
 
 
 def test_open_rejects_a_vault_that_is_not_the_pda(local: Local) -> None:
@@ -116,7 +117,7 @@ def test_update_overwrites_settings_and_access_key(local: Local) -> None:
 
 def test_update_requires_the_market_authority(local: Local) -> None:
     tx = local.tx_update(local.priced, local.clients[0].keypair, job_price=1)
-    assert local.send(tx).error == builtin("IncorrectAuthority")
+    assert local.send(tx).error == custom(CommonError.Unauthorized)
 
 
 def test_update_rejects_accounts_that_are_not_markets(local: Local) -> None:
@@ -149,10 +150,10 @@ def test_close_requires_the_market_authority_and_its_vault(local: Local) -> None
     market = local.open(PRICED, owner.keypair)
     sink = local.token_account(owner.pubkey, 0)
     stranger = local.clients[0].keypair
-    assert local.send(local.tx_close(market, stranger, sink)).error == builtin("IncorrectAuthority")
+    assert local.send(local.tx_close(market, stranger, sink)).error == custom(CommonError.Unauthorized)
     other = local.open(PRICED, owner.keypair)
     tx = local.tx_close(market, owner.keypair, sink, vault=other.vault)
-    assert local.send(tx).error == builtin("InvalidArgument")
+    assert local.send(tx).error == custom(CommonError.InvalidVault)
     tx = local.tx_close(market, owner.keypair, sink, token_program=SYSTEM_PROGRAM)
     assert local.send(tx).error == builtin("IncorrectProgramId")
 
@@ -162,7 +163,7 @@ def test_close_admin_is_for_the_market_admin_only(local: Local) -> None:
     market = local.open(PRICED, owner.keypair)
     sink = local.token_account(owner.pubkey, 0)
     tx = local.tx_close(market, owner.keypair, sink, admin=True)
-    assert local.send(tx).error == builtin("IncorrectAuthority")
+    assert local.send(tx).error == custom(CommonError.Unauthorized)
     local.send(local.tx_close(market, local.admin, sink, admin=True)).expect_ok()
     assert not local.exists(market.address)
 

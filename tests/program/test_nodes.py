@@ -7,7 +7,7 @@ from solders.pubkey import Pubkey
 from nosana_node.chain import pda
 from nosana_node.chain.accounts import RUN_SIZE, JobState, QueueType, RunAccount
 from nosana_node.chain.addresses import MAINNET
-from nosana_node.chain.errors import JobsError
+from nosana_node.chain.errors import CommonError, JobsError
 from nosana_node.localnet import raw_accounts
 from nosana_node.localnet.genesis import MarketSettings
 
@@ -162,7 +162,7 @@ def test_stop_errors(local: Local) -> None:
     assert local.send(tx).error == custom(JobsError.MarketInWrongState)
     local.work(local.default, a)
     tx = local.tx_stop(local.default, a.pubkey, b.keypair)
-    assert local.send(tx).error == builtin("IncorrectAuthority")
+    assert local.send(tx).error == custom(CommonError.Unauthorized)
     tx = local.tx_stop(local.default, b.pubkey, b.keypair)
     assert local.send(tx).error == custom(JobsError.NotInMarketQueue)
 
@@ -184,9 +184,11 @@ def test_quit_errors(local: Local) -> None:
     client, node, other = local.clients[0], local.nodes[0], local.nodes[1]
     job, run = local.running_job(local.default, client, node)
     job2, run2 = local.running_job(local.default, client, other)
-    assert local.send(local.tx_quit(job, run, other)).error == builtin("IncorrectAuthority")
+    assert local.send(local.tx_quit(job, run, other)).error == custom(CommonError.Unauthorized)
     assert local.send(local.tx_quit(job, run2, other)).error == custom(JobsError.InvalidJobAccount)
-    assert local.send(local.tx_quit(job, run, node, payer=client.pubkey)).error == builtin("InvalidArgument")
+    assert local.send(local.tx_quit(job, run, node, payer=client.pubkey)).error == custom(
+        CommonError.InvalidPayer
+    )
     assert job2 != job
 
 
@@ -230,7 +232,7 @@ def test_complete_sets_the_result_of_an_ended_job(local: Local) -> None:
     job, run = local.running_job(local.default, client, node)
     assert local.send(local.tx_complete(job, node)).error == custom(JobsError.JobInWrongState)
     local.send(local.tx_end(job, run, client, node)).expect_ok()
-    assert local.send(local.tx_complete(job, local.nodes[1])).error == builtin("IncorrectAuthority")
+    assert local.send(local.tx_complete(job, local.nodes[1])).error == custom(CommonError.Unauthorized)
     assert local.send(local.tx_complete(job, node, bytes(32))).error == custom(JobsError.JobResultNull)
     local.send(local.tx_complete(job, node)).expect_ok()
     assert local.job(job).ipfs_result == RESULT_DIGEST
@@ -262,17 +264,17 @@ def test_finish_errors(local: Local) -> None:
     assert local.send(tx).error == custom(JobsError.JobResultNull)
     assert local.send(local.tx_finish(job, run2, other, client)).error == custom(JobsError.InvalidJobAccount)
     tx = local.tx_finish(job, run, other, client)
-    assert local.send(tx).error == builtin("IncorrectAuthority")
+    assert local.send(tx).error == custom(CommonError.Unauthorized)
     tx = local.tx_finish(job, run, node, client, market=local.default.address)
     assert local.send(tx).error == custom(JobsError.InvalidMarketAccount)
     tx = local.tx_finish(job, run, node, client, payer_run=client.pubkey)
-    assert local.send(tx).error == builtin("InvalidArgument")
+    assert local.send(tx).error == custom(CommonError.InvalidPayer)
     tx = local.tx_finish(job, run, node, client, payer_job=node.pubkey)
-    assert local.send(tx).error == builtin("InvalidArgument")
+    assert local.send(tx).error == custom(CommonError.InvalidPayer)
     tx = local.tx_finish(job, run, node, client, deposit=node.nos_account)
-    assert local.send(tx).error == builtin("InvalidArgument")  # the node cannot take the refund
+    assert local.send(tx).error == custom(CommonError.InvalidATA)  # the node cannot take the refund
     tx = local.tx_finish(job, run, node, client, vault=local.default.vault)
-    assert local.send(tx).error == builtin("InvalidArgument")
+    assert local.send(tx).error == custom(CommonError.InvalidVault)
     assert job2 != job
 
 

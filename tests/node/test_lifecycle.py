@@ -1,0 +1,172 @@
+"""A job's life on a node and the node's own: stopped by its poster, expired, extended, already
+expired when seen; shutdown while queued, draining, past the drain timeout, on a second signal.
+Containers are followed through the engine's event stream; nothing sleeps to order events."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from nosana_node.chain.accounts import JobState
+from nosana_node.node.state import NodeDb, Step
+from tests.corekit import WAIT_FOR_GO, EngineEvents, engine, event_time, let_go, new_store
+from tests.localnet.conftest import Served
+from tests.node.conftest import NodeFactory
+from tests.node.nodekit import Market, NodeProcess, pipeline
+
+QUEUED = r"waiting in the queue of market"
+
+
+def _started(tmp_path: Path, start_node: NodeFactory, **kwargs: Any) -> tuple[NodeProcess, EngineEvents]:
+    """A node with its container events followed from before it starts, waiting in the queue."""
+    home = tmp_path / "node"
+    events = EngineEvents(new_store(home))
+    node = start_node(home=home, **kwargs)
+    node.wait_line(QUEUED)
+    return node, events
+
+
+def _record(home: Path, job: object) -> Any:
+    db = NodeDb(home)
+    try:
+        (record,) = db.for_job(str(job))
+        return record
+    finally:
+        db.close()
+
+
+def test_a_job_ended_by_its_poster_loses_its_container_within_2s_and_the_node_goes_on(
+    tmp_path: Path, market: Market, start_node: NodeFactory
+) -> None:
+    node, events = _started(tmp_path, start_node)
+    with events:
+        job = market.post(pipeline("sleep 600"))
+        events.wait("start")
+        mark = node.mark()
+        market.client.end(job)
+        ended = time.time()
+        (destroyed,) = events.wait("destroy")
+        assert event_time(destroyed) - ended <= 2.0
+    node.wait_line(rf"job {job} stopped on chain", since=mark)
+    node.wait_line(QUEUED, since=mark)
+    account = market.client.job(job)
+    assert account.state == JobState.DONE and not any(account.ipfs_result)  # no result: ended
+    assert _record(node.home, job).step is Step.STOPPED
+
+
+def test_a_job_past_its_deadline_is_killed_and_finished_expired(
+    tmp_path: Path, market: Market, start_node: NodeFactory
+) -> None:
+    _, events = _started(tmp_path, start_node)
+    with events:
+        job = market.post(pipeline("echo before", "sleep 600"), timeout=3)
+        events.wait("start")
+        (destroyed,) = events.wait("destroy")
+    account = market.wait_done(job)
+    run_time = account.time_start
+    assert event_time(destroyed) - (run_time + 3) <= 3.0  # the deadline (whole seconds) + 2 s
+    doc = market.result(job)
+    assert doc["status"] == "expired" and doc["reason"] == "expired" and "deadline" in doc["error"]
+    assert doc["jobs"][0]["status"] == "expired" and "before" in doc["jobs"][0]["log"]
+    assert doc["results"]["work"][0] == "expired"
+
+
+def test_an_extend_seen_on_chain_moves_the_deadline(
+    tmp_path: Path, market: Market, start_node: NodeFactory
+) -> None:
+    node, events = _started(tmp_path, start_node)
+    with events:
+        job = market.post(pipeline(WAIT_FOR_GO, "echo done"), timeout=4)
+        (started,) = events.wait("start")
+        run_time = next(iter(market.client.runs(job=job).values())).time
+        market.client.extend(job, 3600)
+        node.wait_line(rf"job {job} extended: deadline now")
+        threading.Event().wait(max(0.0, run_time + 5 - time.time()))  # let the old deadline pass
+        assert not events.seen("die"), "the container was stopped at the old deadline"
+        api = engine()
+        try:
+            let_go(api, started["id"])
+        finally:
+            api.close()
+        market.wait_done(job)
+    doc = market.result(job)
+    assert doc["status"] == "succeeded" and "done" in doc["jobs"][0]["log"]
+
+
+def test_a_job_whose_deadline_passed_before_it_was_seen_is_finished_expired_at_once(
+    served: Served, tmp_path: Path, market: Market, start_node: NodeFactory
+) -> None:
+    _, events = _started(tmp_path, start_node)
+    served.net.chain.warp(-3600)  # the run is made an hour in the past: its deadline is gone
+    try:
+        with events:
+            job = market.post(pipeline("echo never"), timeout=60)
+            market.wait_done(job)
+            assert not events.seen("create")
+    finally:
+        served.net.chain.warp(3600)
+    doc = market.result(job)
+    assert doc["status"] == "expired" and "before it ran" in doc["error"] and doc["jobs"] == []
+
+
+def test_sigterm_while_queued_leaves_the_queue_and_exits_0(market: Market, start_node: NodeFactory) -> None:
+    node = start_node()
+    node.wait_line(QUEUED)
+    assert node.wallet in market.client.market(market.address).queue
+    node.signal(signal.SIGTERM)
+    assert node.wait() == 0
+    assert "left the queue" in node.output
+    assert node.wallet not in market.client.market(market.address).queue
+
+
+def test_sigterm_lets_the_running_job_finish_then_exits(
+    tmp_path: Path, market: Market, start_node: NodeFactory
+) -> None:
+    node, events = _started(tmp_path, start_node)
+    with events:
+        job = market.post(pipeline(WAIT_FOR_GO, "echo drained"))
+        (started,) = events.wait("start")
+        node.signal(signal.SIGTERM)
+        node.wait_line(rf"stopping: job {job} may finish within 10m")
+        api = engine()
+        try:
+            let_go(api, started["id"])
+        finally:
+            api.close()
+        assert node.wait() == 0
+    assert market.client.job(job).state == JobState.DONE
+    assert market.result(job)["status"] == "succeeded"
+    assert node.count(QUEUED) == 1  # it did not join again
+
+
+def test_past_the_drain_timeout_the_job_is_interrupted_and_its_run_quit(
+    tmp_path: Path, market: Market, start_node: NodeFactory
+) -> None:
+    node, events = _started(tmp_path, start_node, env={"NOSANA_NODE_DRAIN_TIMEOUT": "1s"})
+    with events:
+        job = market.post(pipeline("sleep 600"))
+        events.wait("start")
+        node.signal(signal.SIGTERM)
+        events.wait("destroy")
+        assert node.wait() == 0
+    assert f"job {job} quit (run" in node.output and "drain timeout passed" in node.output
+    account = market.client.job(job)
+    assert account.state == JobState.STOPPED and not market.client.runs(job=job)  # free to claim
+    assert _record(node.home, job).step is Step.QUIT
+
+
+def test_a_second_signal_skips_the_drain(tmp_path: Path, market: Market, start_node: NodeFactory) -> None:
+    node, events = _started(tmp_path, start_node)
+    with events:
+        job = market.post(pipeline("sleep 600"))
+        events.wait("start")
+        node.signal(signal.SIGTERM)
+        node.wait_line(r"may finish within 10m")
+        node.signal(signal.SIGINT)
+        events.wait("destroy")
+        assert node.wait() == 0
+    assert f"job {job} quit (run" in node.output and "second signal" in node.output
+    assert market.client.job(job).state == JobState.STOPPED
