@@ -37,6 +37,10 @@ class Refreshed(Generic[T]):
         self._error: BaseException | None = None
         self._running: asyncio.Future[None] | None = None
 
+    def invalidate(self) -> None:
+        """The next :meth:`get` fetches anew (callable from any thread)."""
+        self._at = -float("inf")
+
     async def get(self) -> T:
         if self.clock() - self._at >= self.ttl:
             if self._running is None:

@@ -65,6 +65,8 @@ MAX_LIMIT = 500
 #: Seconds a WebSocket client has to send its credentials as its first message.
 WS_AUTH_TIMEOUT = 10.0
 FINAL_STEPS = ("finished", "stopped", "quit")
+#: Node events after which balances, the queue or earnings may differ on chain.
+CHAIN_EVENTS = frozenset({"claimed", "finished", "stopped", "quit", "queued", "left-queue"})
 #: What a follower is sent when nothing happened for ``heartbeat`` seconds.
 PING = Item("ping", '{"type":"ping"}', b": ping\n\n")
 
@@ -171,11 +173,20 @@ class Api:
         s = ctx.settings
         self.fanout = Fanout(ctx.bus, loop, max_followers=s.max_followers, max_pending=s.max_pending)
         self._chain: Refreshed[dict[str, Any]] | None = None
+        self._unsubscribe: Callable[[], None] | None = None
         if ctx.chain is not None:
             self._chain = Refreshed(self._read_chain, s.status_ttl, executor=self.pool)
+            if ctx.view is not None:  # what the chain says changes with these: read it anew
+                self._unsubscribe = ctx.view.subscribe(self._chain_changed)
         self._page = _page()
 
+    def _chain_changed(self, event: Any) -> None:
+        if event.kind in CHAIN_EVENTS and self._chain is not None:
+            self._chain.invalidate()
+
     def close(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
         self.fanout.close()
         self.pool.shutdown(wait=False, cancel_futures=True)
 

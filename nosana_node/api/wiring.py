@@ -71,7 +71,7 @@ def serve_node_api(loaded: Any, parts: Any) -> NodeApi | None:
     """
     config = loaded.config
     listen = config.node.api
-    if listen is None:
+    if not listen.enabled:
         return None
     home = Path(config.home)
     bus = LogBus()

@@ -362,12 +362,15 @@ class TextList(Kind):
 
 @dataclass(frozen=True)
 class ListenAddress:
-    """Where a server listens: an address and a port (0: any free port)."""
+    """Where a server listens: an address and a port (0: any free port); or not at all."""
 
     address: str
     port: int
+    enabled: bool = True
 
     def __str__(self) -> str:
+        if not self.enabled:
+            return "off"
         host = f"[{self.address}]" if ":" in self.address else self.address
         return f"{host}:{self.port}"
 
@@ -378,16 +381,19 @@ _OFF = frozenset({"off", "false", "no", "none"})
 class Listen(Kind):
     """A listen address: ``{:address "127.0.0.1" :port 8989}`` (EDN; either key may be left out),
     ``HOST:PORT``, ``[v6]:PORT``, ``:PORT`` or ``PORT`` (flags, environment); ``false`` / ``off``:
-    not served (None)."""
+    not served (``enabled`` false)."""
 
     label = "listen address"
 
     def __init__(self, default: ListenAddress) -> None:
         self.default = default
 
-    def from_value(self, value: Any) -> ListenAddress | None:
+    def _off(self) -> ListenAddress:
+        return ListenAddress(self.default.address, self.default.port, enabled=False)
+
+    def from_value(self, value: Any) -> ListenAddress:
         if value is False:
-            return None
+            return self._off()
         if isinstance(value, str):
             return self.from_text(value)
         if isinstance(value, int) and not isinstance(value, bool):
@@ -403,10 +409,10 @@ class Listen(Kind):
             raise ValueError(':address as a string, e.g. "127.0.0.1" or "0.0.0.0"')
         return ListenAddress(address.strip(), self._port(given.get("port", self.default.port)))
 
-    def from_text(self, text: str) -> ListenAddress | None:
+    def from_text(self, text: str) -> ListenAddress:
         text = text.strip()
         if text.lower() in _OFF:
-            return None
+            return self._off()
         host, sep, port = text.rpartition(":")
         if not sep:
             host, port = "", text
@@ -424,4 +430,4 @@ class Listen(Kind):
         return value
 
     def show(self, value: Any) -> str:
-        return "off" if value is None else str(value)
+        return str(value)

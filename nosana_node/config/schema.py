@@ -311,7 +311,7 @@ class NodeSettings:
             "the Nosana secrets manager (:vault :nosana-endpoint) reach market jobs.",
         ),
     )
-    api: ListenAddress | None = field(
+    api: ListenAddress = field(
         default=DEFAULT_API,
         metadata=meta(
             Listen(DEFAULT_API),

@@ -18,7 +18,7 @@ from tests.vault.conftest import bao  # noqa: F401 - fixture
 
 
 @pytest.fixture(scope="module")
-def market() -> Iterator[Served]:
+def localnet() -> Iterator[Served]:
     with tempfile.TemporaryDirectory(prefix="nosana-api-market-") as tmp:
         ledger = Path(tmp) / "ledger"
         net = Localnet.open(ledger)
@@ -31,5 +31,5 @@ def market() -> Iterator[Served]:
 
 
 @pytest.fixture(scope="module")
-def endpoint(market: Served) -> Endpoint:
-    return localnet_endpoint(market.ledger, market.rpc_url, market.ws_url)
+def local_endpoint(localnet: Served) -> Endpoint:
+    return localnet_endpoint(localnet.ledger, localnet.rpc_url, localnet.ws_url)
