@@ -72,8 +72,8 @@ def start(
             _out(result.line())
         require(results)
         node = Node(parts)
+        api = serve_node_api(loaded, parts)  # before the log: a logged event is known to the API
         parts.events.subscribe(log_events)
-        api = serve_node_api(loaded, parts)
         if api is not None:
             token = Path(loaded.config.home) / "api-token"
             _out(f"  API and status page {api.url}/ (operator token in {token})")

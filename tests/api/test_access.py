@@ -41,11 +41,11 @@ class Posted:
 
 
 @pytest.fixture(scope="module")
-def posted(localnet: Served, local_endpoint: Endpoint) -> Iterator[Posted]:
+def posted(served: Served, endpoint: Endpoint) -> Iterator[Posted]:
     """A job posted by ``client-1`` on the default market."""
-    poster = local_endpoint.local_keypair("client-1")
-    client = ChainClient.connect(local_endpoint, poster, FAST)
-    address, _ = localnet.market("default")
+    poster = endpoint.local_keypair("client-1")
+    client = ChainClient.connect(endpoint, poster, FAST)
+    address, _ = served.market("default")
     job = client.list_job(address, hashlib.sha256(b"api access test").digest(), 600).job
     try:
         yield Posted(str(job), poster, client)

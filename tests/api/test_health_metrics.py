@@ -33,8 +33,8 @@ _SAMPLE = re.compile(
 
 
 @pytest.fixture
-def rpc(localnet: Served) -> Iterator[RpcClient]:
-    with RpcClient(localnet.rpc_url) as client:
+def rpc(served: Served) -> Iterator[RpcClient]:
+    with RpcClient(served.rpc_url) as client:
         yield client
 
 

@@ -52,7 +52,8 @@ def test_clients_leaving_mid_stream_are_forgotten_and_the_job_goes_on(home: Path
                 api.client() as client,
                 client.stream("GET", f"/jobs/{job}/logs?follow=1", headers=api.operator) as response,
             ):
-                first = next(e for e in sse_events(response) if e.event == "log")
+                stream = sse_events(response)  # kept open until the block ends
+                first = next(e for e in stream if e.event == "log")
                 assert "ready" in first.data["d"]
                 assert fanout.followers(job) >= 1
             # the connection is closed here, mid-stream

@@ -19,7 +19,7 @@ from solders.pubkey import Pubkey
 from nosana_node.api.client import LogClient
 from nosana_node.chain.endpoint import Endpoint
 from tests.api.apikit import WAIT, eventually, gated, open_gate
-from tests.node.conftest import endpoint, job_image, served, start_node  # noqa: F401 - fixtures
+from tests.node.conftest import start_node  # noqa: F401 - fixture
 from tests.node.nodekit import Market, NodeProcess
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -28,7 +28,7 @@ PRICE = 1000  # NOS base units per second
 
 
 @pytest.fixture
-def market(served: Any, endpoint: Endpoint) -> Iterator[Market]:  # noqa: F811
+def market(served: Any, endpoint: Endpoint) -> Iterator[Market]:
     """A market of this test that pays: a job's node earns price x seconds it ran."""
     made = Market(served, endpoint, price=PRICE)
     yield made
@@ -42,7 +42,7 @@ def api_url(node: NodeProcess) -> str:
 def test_the_poster_follows_a_job_live_and_the_node_reports_it(
     start_node: Any,  # noqa: F811
     market: Market,
-    endpoint: Endpoint,  # noqa: F811
+    endpoint: Endpoint,
 ) -> None:
     node = start_node(env={"NOSANA_LOG_FORMAT": "json"})
     url = api_url(node)

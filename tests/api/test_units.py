@@ -160,3 +160,30 @@ def test_the_exposition_escapes_label_values_and_survives_a_failing_source() -> 
     assert "# broken unavailable: ZeroDivisionError\n" in text and "g 2.5\n" in text
     with pytest.raises(ValueError):
         counter.inc()
+
+
+def test_a_value_invalidated_while_it_is_fetched_is_fetched_again() -> None:
+    import threading
+
+    from nosana_node.api.refresh import Refreshed
+
+    started, release = threading.Event(), threading.Event()
+    fetched: list[int] = []
+
+    def fetch() -> int:
+        if not fetched:
+            started.set()
+            release.wait(10)
+        fetched.append(len(fetched) + 1)
+        return len(fetched)
+
+    async def scenario() -> tuple[int, int, int]:
+        value = Refreshed(fetch, ttl=3600)
+        first = asyncio.ensure_future(value.get())
+        await asyncio.get_running_loop().run_in_executor(None, started.wait, 10)  # under way, blocked
+        value.invalidate()  # e.g. the node finished a job meanwhile
+        release.set()
+        got = await first
+        return got, await value.get(), len(fetched)
+
+    assert asyncio.run(scenario()) == (2, 2, 2)  # fetched again once, then kept for the TTL
