@@ -33,6 +33,7 @@ import logging
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -50,7 +51,7 @@ from nosana_node.api.health import Health
 from nosana_node.api.metrics import CONTENT_TYPE
 from nosana_node.api.nodemetrics import NodeMetrics
 from nosana_node.api.refresh import Refreshed
-from nosana_node.api.storedlog import StoredLog
+from nosana_node.api.storedlog import StoredLine, StoredLog
 from nosana_node.api.view import JobEntry, NodeView
 from nosana_node.errors import NosanaError
 from nosana_node.flow.model import Flow
@@ -65,6 +66,11 @@ MAX_LIMIT = 500
 #: Seconds a WebSocket client has to send its credentials as its first message.
 WS_AUTH_TIMEOUT = 10.0
 FINAL_STEPS = ("finished", "stopped", "quit")
+#: Seconds a job found on this node is not looked up again by the log routes; jobs remembered.
+KNOWN_TTL = 30.0
+KNOWN_JOBS = 4096
+#: Stored log text read once for all the followers who arrive together; past it, each reads on.
+SNAPSHOT_CHARS = 4 * 1024 * 1024
 #: Node events after which balances, the queue or earnings may differ on chain.
 CHAIN_EVENTS = frozenset({"claimed", "finished", "stopped", "quit", "queued", "left-queue"})
 #: What a follower is sent when nothing happened for ``heartbeat`` seconds.
@@ -98,6 +104,40 @@ class ApiContext:
     chain: ChainStatus | None = None
     settings: ApiSettings = field(default_factory=ApiSettings)
     started: float = field(default_factory=time.time)
+
+
+@dataclass
+class Snapshot:
+    """A job's stored log as read for followers: its lines (encoded once, shared), the lines read
+    per file, and, when ``complete``, whether the job had ended (and its status)."""
+
+    items: list[Item]
+    counts: dict[tuple[str, int], int]
+    complete: bool
+    ended: bool = False
+    status: str | None = None
+
+
+@dataclass
+class _SnapshotRead:
+    future: asyncio.Future[Snapshot]
+    started: bool = False
+
+
+def _address(request: web.Request) -> str:
+    address = request.match_info["address"]
+    if not _ADDRESS.match(address):
+        raise web.HTTPBadRequest(reason=f"{address[:64]!r} is not a job address (base58)")
+    return address
+
+
+def _log_items(lines: list[StoredLine]) -> list[Item]:
+    mask = process_masker().mask
+    return [encode("log", {"type": "log", **line.to_json(), "d": mask(line.text)}) for line in lines]
+
+
+def _end(status: str | None) -> Item:
+    return encode("end", {"type": "end", "status": status})
 
 
 # -- helpers ------------------------------------------------------------------------------------------
@@ -179,6 +219,9 @@ class Api:
             if ctx.view is not None:  # what the chain says changes with these: read it anew
                 self._unsubscribe = ctx.view.subscribe(self._chain_changed)
         self._page = _page()
+        self._snapshots: dict[str, _SnapshotRead] = {}
+        self._known_jobs: OrderedDict[str, float] = OrderedDict()  # address -> when last seen
+        self._looking: dict[str, asyncio.Future[tuple[JobEntry | None, Flow | None]]] = {}
 
     def _chain_changed(self, event: Any) -> None:
         if event.kind in CHAIN_EVENTS and self._chain is not None:
@@ -245,13 +288,36 @@ class Api:
         return entry, flow
 
     async def _known(self, request: web.Request) -> tuple[str, JobEntry | None, Flow | None]:
-        address = request.match_info["address"]
-        if not _ADDRESS.match(address):
-            raise web.HTTPBadRequest(reason=f"{address[:64]!r} is not a job address (base58)")
+        """The job's address, its run and flow as they are now (400 / 404)."""
+        address = _address(request)
         entry, flow = await self.run(self._lookup, address)
         if entry is None and flow is None:
             raise web.HTTPNotFound(reason=f"this node has no job {address}")
+        self._seen(address)
         return address, entry, flow
+
+    async def _known_address(self, request: web.Request) -> str:
+        """The address of a job this node has (400 / 404); a job seen in the last
+        :data:`KNOWN_TTL` seconds is not looked up again (a crowd of followers asks at once)."""
+        address = _address(request)
+        seen = self._known_jobs.get(address)
+        if seen is not None and time.monotonic() - seen < KNOWN_TTL:
+            return address
+        looking = self._looking.get(address)
+        if looking is None:  # one lookup for all who ask meanwhile
+            looking = self._looking[address] = asyncio.ensure_future(self.run(self._lookup, address))
+            looking.add_done_callback(lambda _: self._looking.pop(address, None))
+        entry, flow = await asyncio.shield(looking)
+        if entry is None and flow is None:
+            raise web.HTTPNotFound(reason=f"this node has no job {address}")
+        self._seen(address)
+        return address
+
+    def _seen(self, address: str) -> None:
+        self._known_jobs[address] = time.monotonic()
+        self._known_jobs.move_to_end(address)
+        while len(self._known_jobs) > KNOWN_JOBS:
+            self._known_jobs.popitem(last=False)
 
     async def _reader(self, authorization: str | None, address: str) -> Reader:
         reader = self.ctx.access.authenticate(authorization, address)
@@ -340,7 +406,7 @@ class Api:
         return _json(job_doc(address, entry, flow))
 
     async def challenge(self, request: web.Request) -> web.Response:
-        address, _, _ = await self._known(request)
+        address = await self._known_address(request)
         try:
             challenge = self.ctx.access.issue(address)
         except BusyError as exc:
@@ -348,7 +414,7 @@ class Api:
         return _json(challenge.to_json())
 
     async def logs(self, request: web.Request) -> web.StreamResponse:
-        address, _, flow = await self._known(request)
+        address = await self._known_address(request)
         await self._reader(request.headers.get("Authorization"), address)
         if request.query.get("follow", "") not in ("", "0", "false", "no"):
             return await self._follow_sse(request, address)
@@ -360,7 +426,7 @@ class Api:
             }
         )
         await response.prepare(request)
-        stored = await self.run(_open_log, self.ctx.store, address, flow)
+        stored = await self.run(_open_log, self.ctx.store, address, await self.run(self._flow, address))
         try:
             while not stored.done:
                 batch = await self.run(stored.batch)
@@ -379,15 +445,17 @@ class Api:
     async def _follow(self, address: str, send: Callable[[list[Item]], Any], follower: Follower) -> None:
         """Send the stored log, then live items until the flow ends or the follower is dropped;
         ``follower`` must exist before this is called (no line falls between the two)."""
-        flow = await self.run(self._flow, address)
-        counts = await self._send_stored(send, address, flow, None)
-        if await self.run(self._ended, address):
-            # it ended meanwhile: the files are whole now; what was written after the first read
-            # is sent from them (the live items queued meanwhile are not needed)
-            await self._send_stored(send, address, await self.run(self._flow, address), counts)
-            await send(
-                [encode("end", {"type": "end", "status": await self.run(self._final_status, address)})]
-            )
+        snap = await self._shared_snapshot(address)
+        await send(snap.items)
+        counts = snap.counts
+        if not snap.complete:  # a long log: the rest from the files, for this follower alone
+            counts = await self._send_stored(send, address, counts)
+            if await self.run(self._ended, address):
+                await self._send_stored(send, address, counts)  # what came before it ended
+                await send([_end(await self.run(self._final_status, address))])
+                return
+        elif snap.ended:
+            await send([_end(snap.status)])
             return
         while True:
             items = await follower.take(self.ctx.settings.heartbeat)
@@ -410,26 +478,70 @@ class Api:
             if fresh:
                 await send(fresh)
 
+    async def _shared_snapshot(self, address: str) -> Snapshot:
+        """A :class:`Snapshot` read after this call began: followers that ask at about the same
+        time share one read (it starts on the loop's next turn, after each of them registered)."""
+        group = self._snapshots.get(address)
+        if group is None or group.started:
+            group = _SnapshotRead(self.loop.create_future())
+            self._snapshots[address] = group
+            self.loop.call_soon(self._start_snapshot, address, group)
+        return await asyncio.shield(group.future)
+
+    def _start_snapshot(self, address: str, group: _SnapshotRead) -> None:
+        group.started = True
+        done = self.loop.run_in_executor(self.pool, self._snapshot, address)
+
+        def settle(future: asyncio.Future[Snapshot]) -> None:
+            if self._snapshots.get(address) is group:
+                del self._snapshots[address]
+            if future.cancelled():
+                group.future.cancel()
+            elif future.exception() is not None:
+                group.future.set_exception(future.exception())  # type: ignore[arg-type]
+            else:
+                group.future.set_result(future.result())
+
+        done.add_done_callback(settle)
+
+    def _snapshot(self, address: str) -> Snapshot:
+        """The job's stored log (up to :data:`SNAPSHOT_CHARS`), and whether it has ended (blocking)."""
+        ended_before = self._ended(address)
+        stored = _open_log(self.ctx.store, address, self._flow(address))
+        items: list[Item] = []
+        size = 0
+        try:
+            while not stored.done and size < SNAPSHOT_CHARS:
+                batch = _log_items(stored.batch())
+                items += batch
+                size += sum(item.size for item in batch)
+        finally:
+            stored.close()
+        if not stored.done:
+            return Snapshot(items, stored.counts, complete=False)
+        counts = stored.counts
+        ended = ended_before or self._ended(address)
+        if ended and not ended_before:  # it ended while the files were read: the rest of them
+            rest = _open_log(self.ctx.store, address, self._flow(address), counts)
+            try:
+                while not rest.done:
+                    items += _log_items(rest.batch())
+            finally:
+                rest.close()
+            counts = rest.counts
+        status = self._final_status(address) if ended else None
+        return Snapshot(items, counts, complete=True, ended=ended, status=status)
+
     async def _send_stored(
-        self,
-        send: Callable[[list[Item]], Any],
-        address: str,
-        flow: Flow | None,
-        skip: dict[tuple[str, int], int] | None,
+        self, send: Callable[[list[Item]], Any], address: str, skip: dict[tuple[str, int], int] | None
     ) -> dict[tuple[str, int], int]:
         """Send the stored log (but the first ``skip`` lines of each file); the lines per file."""
-        stored = await self.run(_open_log, self.ctx.store, address, flow, skip)
+        stored = await self.run(_open_log, self.ctx.store, address, await self.run(self._flow, address), skip)
         try:
             while not stored.done:
-                mask = process_masker().mask
                 batch = await self.run(stored.batch)
                 if batch:
-                    await send(
-                        [
-                            encode("log", {"type": "log", **line.to_json(), "d": mask(line.text)})
-                            for line in batch
-                        ]
-                    )
+                    await send(_log_items(batch))
         finally:
             stored.close()
         return stored.counts
@@ -489,7 +601,7 @@ class Api:
             self.fanout.unfollow(follower)
 
     async def logs_ws(self, request: web.Request) -> web.StreamResponse:
-        address, _, _ = await self._known(request)
+        address = await self._known_address(request)
         header = request.headers.get("Authorization")
         if header:
             await self._reader(header, address)  # refused before the upgrade: 401/403

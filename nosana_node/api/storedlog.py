@@ -2,7 +2,7 @@
 
 Files are ``<home>/flows/<id>/logs/<op index>.<attempt>.jsonl`` (:mod:`nosana_node.flow.logs`).
 Only whole lines are read (a line still being written is left for the live stream), and the
-number of lines read per attempt is kept (:attr:`StoredLog.counts`): a follower then skips the
+number of lines handed out per attempt is kept (:attr:`StoredLog.counts`): a follower then skips the
 live lines it has already sent (``seq <= count``, see :mod:`nosana_node.api.bus`), or, once the
 flow has ended, reads the rest of the files skipping what it sent (``skip``). Reading is
 lazy and in batches of bounded size, so a long log is streamed, never held whole.
@@ -55,22 +55,23 @@ class StoredLog:
             except OSError:
                 continue
             self._files.append(handle)
-            self.counts[(op, attempt)] = 0
-            sources.append(self._records(handle, op, attempt, (skip or {}).get((op, attempt), 0)))
-        self._merged: Iterator[StoredLine] = heapq.merge(*sources, key=lambda line: line.t)
+            before = (skip or {}).get((op, attempt), 0)
+            self.counts[(op, attempt)] = before
+            sources.append(self._records(handle, op, attempt, before))
+        self._merged: Iterator[tuple[int, StoredLine]] = heapq.merge(*sources, key=lambda item: item[1].t)
         self.done = False
 
-    def _records(self, handle: IO[str], op: str, attempt: int, skip: int) -> Iterator[StoredLine]:
-        key = (op, attempt)
+    def _records(self, handle: IO[str], op: str, attempt: int, skip: int) -> Iterator[tuple[int, StoredLine]]:
+        number = 0
         for raw in handle:
             if not raw.endswith("\n"):  # still being written: the live stream has it
                 return
-            self.counts[key] += 1
-            if self.counts[key] <= skip:  # sent before
+            number += 1
+            if number <= skip:  # sent before
                 continue
             try:
                 record = json.loads(raw)
-                yield StoredLine(float(record["t"]), op, attempt, str(record["s"]), str(record["d"]))
+                yield number, StoredLine(float(record["t"]), op, attempt, str(record["s"]), str(record["d"]))
             except (ValueError, KeyError, TypeError):
                 continue
 
@@ -78,7 +79,8 @@ class StoredLog:
         """The next records, about ``max_chars`` of text at most (at least one); [] at the end."""
         out: list[StoredLine] = []
         size = 0
-        for line in self._merged:
+        for number, line in self._merged:
+            self.counts[(line.op, line.attempt)] = number  # lines of that file handed out so far
             out.append(line)
             size += len(line.text) + 64
             if size >= max_chars:
