@@ -1,8 +1,9 @@
 """Benchmark: live log latency, a line printed in a job's container -> received by an SSE client.
 
 The job prints ``T <sec>.<usec>`` lines (the kernel's wall clock, read in the container with
-busybox ``adjtimex``) every 50 ms; a client in another process follows the job's log over HTTP
-(``GET /jobs/{job}/logs?follow=1``, Server-Sent Events) and notes when each line arrives. The
+busybox ``adjtimex``) every 50 ms; ``--followers`` clients (asyncio, aiohttp, in one other
+process) follow the job's log over HTTP (``GET /jobs/{job}/logs?follow=1``, Server-Sent Events)
+and note when each line arrives. The
 latency of a line is its arrival time minus the time printed in it (one clock: the containers
 share the host's kernel). The node's path: engine attach stream -> op log sink (decode, mask,
 store) -> log bus -> fan-out -> event loop -> socket. Baseline in the same run: the same
@@ -33,25 +34,28 @@ IMAGE = os.environ.get("NOSANA_BUSYBOX_IMAGE", "localhost/nosana-busybox:latest"
 STAMP = "adjtimex | awk '/tv_sec/{s=$2} /tv_usec/{u=$2} END{printf \"T %d.%06d\\n\", s, u}'"
 
 CLIENT = """
-import json, sys, time, httpx
-url, token, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
-out, event = [], ""
-with httpx.stream("GET", url, headers={"Authorization": "Bearer " + token}, timeout=None) as r:
-    buffer = ""
-    for chunk in r.iter_text():
-        now = time.time()
-        buffer += chunk
-        while "\\n\\n" in buffer:
-            block, buffer = buffer.split("\\n\\n", 1)
-            for line in block.splitlines():
-                if line.startswith("data: "):
-                    record = json.loads(line[6:])
-                    if record["type"] == "log":
-                        for text in record["d"].splitlines():
-                            if text.startswith("T "):
-                                out.append((float(text[2:]), now))
-                    elif record["type"] == "end":
-                        print(json.dumps(out)); sys.exit(0)
+import asyncio, json, sys, time, aiohttp
+url, token, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+out = []
+
+async def follow(session):
+    async with session.get(url, headers={"Authorization": "Bearer " + token}) as response:
+        async for raw in response.content:
+            now = time.time()
+            if not raw.startswith(b"data: "):
+                continue
+            record = json.loads(raw[6:])
+            if record["type"] == "end":
+                return
+            if record["type"] == "log":
+                out.extend((float(t[2:]), now) for t in record["d"].splitlines() if t.startswith("T "))
+
+async def main():
+    timeout = aiohttp.ClientTimeout(total=None)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=timeout) as session:
+        await asyncio.gather(*(follow(session) for _ in range(n)))
+
+asyncio.run(main())
 print(json.dumps(out))
 """
 
@@ -74,23 +78,20 @@ def node_path(lines: int, followers: int) -> list[float]:
             run = FlowThread(home, bus, gated(script(lines)), job).start()
             recorder.wait(lambda: any("ready" in e.text for e in recorder.lines(job)))
             url = f"{api.url}/jobs/{job}/logs?follow=1"
-            clients = [
-                subprocess.Popen(
-                    [sys.executable, "-c", CLIENT, url, api.token, str(lines)],
-                    stdout=subprocess.PIPE,
-                    text=True,
-                )
-                for _ in range(followers)
-            ]
+            client = subprocess.Popen(
+                [sys.executable, "-c", CLIENT, url, api.token, str(followers)],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
             fanout = api.server.api.fanout  # type: ignore[union-attr]
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 120
             while fanout.followers(job) < followers and time.monotonic() < deadline:
                 time.sleep(0.01)
             open_gate(job)
-            results = [json.loads(c.communicate(timeout=300)[0]) for c in clients]
+            result = json.loads(client.communicate(timeout=300)[0])
             run.join(300)
         recorder.close()
-    return [max(0.0, got - sent) for result in results for sent, got in result]
+    return [max(0.0, got - sent) for sent, got in result]
 
 
 def baseline(lines: int) -> list[float]:

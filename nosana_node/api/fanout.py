@@ -110,7 +110,8 @@ class Follower:
         if not self._items and self.dropped is None:
             self._wake.clear()
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout)
+                async with asyncio.timeout(timeout):  # no task of its own, unlike wait_for
+                    await self._wake.wait()
             except TimeoutError:
                 return []
         items = list(self._items)
