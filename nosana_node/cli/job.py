@@ -560,8 +560,9 @@ def logs(
         None,
         "--token-file",
         metavar="FILE",
-        help="Read as the node's operator with its token (<home>/api-token) instead of signing as "
-        "the job's poster.",
+        help="Read as the node's operator with its token (<home>/api-token). [default: none: sign the "
+        "node's challenge as the job's poster, with :keypair]",
+        show_default=False,
     ),
     network: str | None = NETWORK,
     rpc_url: str | None = RPC_URL,

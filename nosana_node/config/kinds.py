@@ -57,6 +57,10 @@ class Kind:
     def show(self, value: Any) -> str:
         return "-" if value is None else str(value)
 
+    def plain(self, value: Any) -> Any:
+        """``value`` as JSON can hold it (``config show --json``)."""
+        return str(value) if isinstance(value, Path) else value
+
 
 class Text(Kind):
     label = "string"
@@ -431,3 +435,6 @@ class Listen(Kind):
 
     def show(self, value: Any) -> str:
         return str(value)
+
+    def plain(self, value: Any) -> Any:
+        return {"address": value.address, "port": value.port} if value.enabled else False
