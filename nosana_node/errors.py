@@ -40,9 +40,9 @@ class SecretError(NosanaError):
 
 
 class DockerUnavailableError(NosanaError):
-    """The Docker engine cannot be reached."""
+    """The Docker engine cannot be reached (a fault of the node: an op it ends is resumable)."""
 
-    reason = "engine"
+    reason = "engine-unreachable"
 
 
 class ChainError(NosanaError):

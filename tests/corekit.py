@@ -28,11 +28,11 @@ CLI = str(Path(sys.executable).with_name("nosana-node"))
 STORE_IDS: list[str] = []  # every store a test created, for the end-of-session check
 
 
-def engine() -> Any:
-    """A low-level client of the shared engine."""
+def engine(base_url: str | None = None) -> Any:
+    """A low-level client of the shared engine (or of the engine at ``base_url``)."""
     import docker
 
-    return docker.APIClient(version="auto")
+    return docker.APIClient(base_url=base_url, version="auto")
 
 
 def store_id(home: Path) -> str | None:
@@ -129,8 +129,8 @@ class EngineEvents:
     and measure with the engine's own timestamps (``timeNano``).
     """
 
-    def __init__(self, store_id: str) -> None:
-        self._api = engine()
+    def __init__(self, store_id: str, base_url: str | None = None) -> None:
+        self._api = engine(base_url)
         self._stream = self._api.events(
             decode=True, filters={"type": "container", "label": [f"{labels.STORE}={store_id}"]}
         )

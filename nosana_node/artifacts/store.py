@@ -2,11 +2,15 @@
 
 Blobs are written through a :class:`BlobWriter` that hashes and counts while writing (nothing is
 read back), then moved into place as ``sha256/<hex>``. Writing the same content twice keeps one
-copy. A size cap aborts a writer as soon as it is exceeded.
+copy. A size cap stops a writer as the bytes arrive: nothing past the cap is ever written, and
+:class:`ArtifactTooLargeError` is raised (the reader then drops the stream). A write the disk
+refuses raises :class:`ArtifactWriteError` (reason ``storage``: a fault of the node). Either way
+the partial blob is removed when the writer's block is left.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -26,6 +30,12 @@ class ArtifactTooLargeError(NosanaError):
     reason = "artifact"
 
 
+class ArtifactWriteError(NosanaError):
+    """The node's disk refused a blob (full, read-only): a fault of the node, resumable."""
+
+    reason = "storage"
+
+
 @dataclass(frozen=True)
 class Blob:
     """A stored blob: its digest (``sha256:<hex>``), size in bytes and file path."""
@@ -42,19 +52,30 @@ class BlobWriter:
         self._store = store
         self._cap = cap
         self._what = what
-        fd, name = tempfile.mkstemp(dir=store.tmp_dir, prefix="blob-")
+        try:
+            fd, name = tempfile.mkstemp(dir=store.tmp_dir, prefix="blob-")
+        except OSError as exc:
+            raise ArtifactWriteError(
+                f"cannot store {what} under {store.root}: {exc.strerror or exc}"
+            ) from None
         self._file = os.fdopen(fd, "wb", buffering=0)
         self._tmp = Path(name)
         self._hash = hashlib.sha256()
         self.size = 0
 
     def write(self, data: bytes | memoryview) -> int:
-        """Append ``data``; raises :class:`ArtifactTooLargeError` past the cap."""
-        self.size += len(data)
-        if self._cap is not None and self.size > self._cap:
+        """Append ``data``; raises :class:`ArtifactTooLargeError` past the cap (nothing of ``data``
+        is written then) and :class:`ArtifactWriteError` when the disk refuses it."""
+        if self._cap is not None and self.size + len(data) > self._cap:
             raise ArtifactTooLargeError(f"{self._what} exceeds the artifact cap of {approx_size(self._cap)}")
+        try:
+            self._file.write(data)
+        except OSError as exc:
+            raise ArtifactWriteError(
+                f"cannot store {self._what} under {self._store.root}: {exc.strerror or exc}"
+            ) from None
+        self.size += len(data)
         self._hash.update(data)
-        self._file.write(data)
         return len(data)
 
     @property
@@ -64,7 +85,12 @@ class BlobWriter:
 
     def close(self) -> None:
         """Finish writing (the blob can then be checked at :attr:`tmp_path` before commit)."""
-        self._file.close()
+        try:
+            self._file.close()
+        except OSError as exc:
+            raise ArtifactWriteError(
+                f"cannot store {self._what} under {self._store.root}: {exc.strerror}"
+            ) from None
 
     def commit(self) -> Blob:
         """Close and move the blob into place; returns it."""
@@ -79,7 +105,8 @@ class BlobWriter:
 
     def abort(self) -> None:
         """Drop the partial blob."""
-        self._file.close()
+        with contextlib.suppress(OSError):
+            self._file.close()
         self._tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> BlobWriter:
@@ -97,8 +124,13 @@ class ArtifactStore:
         self.root = root
         self.blob_dir = root / "sha256"
         self.tmp_dir = root / "tmp"
-        self.blob_dir.mkdir(parents=True, exist_ok=True)
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.blob_dir.mkdir(parents=True, exist_ok=True)
+            self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ArtifactWriteError(
+                f"cannot make the artifact store {root}: {exc.strerror or exc}"
+            ) from None
 
     def writer(self, cap: int | None = None, what: str = "artifact") -> BlobWriter:
         """A new writer; use as a context manager and call :meth:`BlobWriter.commit`."""

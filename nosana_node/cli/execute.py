@@ -1,9 +1,10 @@
 """Running a flow from the command line: a runner built from the configuration and the flags,
 a live display, signals as cancellation, and the exit code.
 
-Exit codes: 0 the flow succeeded; 1 it failed (or was stopped or expired); 2 bad input, nothing
-ran; 128 + signal number when SIGINT/SIGTERM interrupted it (the flow is saved and can be
-resumed with ``flow resume``).
+Exit codes: 0 the flow succeeded; 1 it failed (or was stopped or expired), or a fault of the node
+(the engine did not answer, the disk was full) interrupted it (saved, resumable: the line says
+why); 2 bad input, nothing ran; 128 + signal number when SIGINT/SIGTERM interrupted it (the flow
+is saved and can be resumed with ``flow resume``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from nosana_node.cli.options import print_problems
+from nosana_node.terminal import neutralise
 
 if TYPE_CHECKING:
     from nosana_node.config.load import Flag
@@ -75,8 +77,12 @@ def run_with_display(
                 if json_out:
                     print(json.dumps(document(flow), indent=2))
                 hint = f"continue it with `nosana-node flow resume {flow.id}`"
+                if signals.exit_code is None:  # a fault of the node (engine, disk): say which, exit 1
+                    why = neutralise(" ".join((flow.error or "interrupted").split()))
+                    print(f"error: {why}; flow {flow.id} is saved, {hint}", file=sys.stderr)
+                    raise typer.Exit(1)
                 print(f"error: interrupted; flow {flow.id} is saved, {hint}", file=sys.stderr)
-                raise typer.Exit(signals.exit_code or 130)
+                raise typer.Exit(signals.exit_code)
         if json_out:
             print(json.dumps(document(flow), indent=2))
         raise typer.Exit(0 if flow.status is FlowStatus.SUCCEEDED else 1)

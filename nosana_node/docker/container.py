@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 from nosana_node.docker.errors import EngineError, EngineNotFound, engine_call
-from nosana_node.flow.cancel import CancelToken
+from nosana_node.docker.guard import OpGuard
 
 if TYPE_CHECKING:
     import docker
@@ -142,51 +143,66 @@ def run_attached(
     api: docker.APIClient,
     container: str,
     on_output: Callable[[str, bytes], None],
-    timeout: float | None,
-    cancel: CancelToken,
+    guard: OpGuard,
     on_start: Callable[[], None] | None = None,
 ) -> Exit:
     """Attach, start, stream stdout/stderr to ``on_output`` until the container exits.
 
-    The container is killed when ``timeout`` seconds have passed on the token's clock (the exit
-    then says ``timed_out``; None: no limit). When ``cancel`` fires, :class:`Cancelled` is
-    raised once the output ends (the caller removes the container at once on cancel: see
-    ``docker/run``); a container not started yet is not started. ``on_start`` is called once
-    the container has started. Engine errors raise ``EngineError``.
+    When the guard's time limit passes the container is killed (the exit then says
+    ``timed_out``). When its token is cancelled, :class:`Cancelled` is raised once the output
+    ends (the caller removes the container at once on cancel: see ``docker/run``); a container
+    not started yet is not started. Either way, if the engine has not ended the output
+    ``guard.grace`` seconds later, the stream is closed and the op gives up on the engine
+    (``Cancelled``, or :class:`EngineUnreachable` after a time limit). ``on_start`` is called
+    once the container has started. Engine errors raise ``EngineError``; what ``on_output``
+    raises (a log that cannot be written) ends the stream and is raised.
     """
-    timed_out = threading.Event()
 
-    def kill(*_: object) -> None:
+    def kill() -> None:
         with contextlib.suppress(Exception):  # not running yet, already gone, engine away: the caller sees
             api.kill(container)
 
-    def expire() -> None:
-        timed_out.set()
-        kill()
+    def stream_output(stream: Iterator[tuple[bytes | None, bytes | None]]) -> None:
+        for out, err in stream:
+            if out:
+                on_output("stdout", out)
+            if err:
+                on_output("stderr", err)
 
-    with engine_call("the engine refused the job container"):
-        stream = api.attach(container, stdout=True, stderr=True, stream=True, demux=True, logs=False)
-        alarm = cancel.clock.call_at(cancel.clock.now() + timeout, expire) if timeout is not None else None
+    with engine_call("cannot run the job container"):
+        stream = guard.call(
+            "cannot attach to the job container",
+            lambda: api.attach(container, stdout=True, stderr=True, stream=True, demux=True, logs=False),
+        )
+
+        def on_trip() -> None:  # out of time: kill it (in the background, never blocking the trip)
+            if guard.timed_out:
+                threading.Thread(target=kill, name="kill", daemon=True).start()
+
+        forget = guard.on_trip(on_trip)
+        started = False
         try:
-            if not cancel.cancelled:
-                api.start(container)
+            if not guard.tripped:
+                guard.call("cannot start the job container", lambda: api.start(container))
+                started = True
                 if on_start is not None:
                     on_start()
-                for out, err in stream:
-                    if out:
-                        on_output("stdout", out)
-                    if err:
-                        on_output("stderr", err)
+                output = partial(stream_output, stream)
+                guard.call("the job container did not stop", output, abort=stream.close)
         finally:
-            if alarm is not None:
-                alarm.cancel()
+            forget()
             stream.close()
-        cancel.check()
-        code = api.wait(container)["StatusCode"]
+        if not started or not guard.timed_out:
+            guard.check()  # cancelled, or out of time before it started
+        code = guard.call(
+            "cannot read the job container's exit code",
+            lambda: api.wait(container, timeout=api.timeout)["StatusCode"],
+        )
         oom = False
-        if code == 137 and not timed_out.is_set():
-            oom = bool(api.inspect_container(container)["State"].get("OOMKilled"))
-    return Exit(code=code, timed_out=timed_out.is_set(), oom_killed=oom)
+        if code == 137 and not guard.timed_out:
+            state = guard.call("cannot inspect the job container", lambda: api.inspect_container(container))
+            oom = bool(state["State"].get("OOMKilled"))
+    return Exit(code=code, timed_out=guard.timed_out, oom_killed=oom)
 
 
 def remove(api: docker.APIClient, container: str) -> None:

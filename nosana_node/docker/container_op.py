@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from nosana_node.docker import container
 from nosana_node.docker.container import Mount
 from nosana_node.docker.errors import EngineError, engine_call
+from nosana_node.docker.guard import OpGuard
 from nosana_node.docker.images import ensure_image
 from nosana_node.docker.jobenv import JobEnv, job_env
 from nosana_node.docker.labels import job_labels
@@ -241,17 +242,16 @@ class ContainerRun(OpType):
             aliases=[args["alias"]] if args.get("alias") and network not in ("none", "bridge") else [],
         )
         ctx.cancel.check()
-        try:
-            with engine_call("cannot create the job container"):
-                container_id = container.create(env.api, spec)
-        except EngineError as exc:
-            return OpOutcome.failed(Reason.ENGINE, str(exc))
-        forget = ctx.cancel.on_cancel(lambda _: env.docker.remove_now(container_id))
-        try:
-            return self._run(ctx, env, container_id, ports, args)
-        finally:
-            forget()
-            env.docker.remove_now(container_id)
+        timeout = None if ports else settings.job_timeout  # a service runs until the deadline or a stop
+        with env.docker.guard(ctx.cancel, timeout) as guard:
+            try:
+                job = env.docker.create(spec, guard, ctx.flow.id)
+            except EngineError as exc:
+                return OpOutcome.failed(Reason(exc.reason), str(exc))
+            try:
+                return self._run(ctx, env, guard, job.id, ports, args)
+            finally:
+                job.release()
 
     def _mounts(self, ctx: OpContext, env: JobEnv, args: dict[str, Any]) -> list[Mount]:
         from nosana_node.jobdef.mounts import parse, resource_mounts
@@ -267,26 +267,29 @@ class ContainerRun(OpType):
         return mounts
 
     def _run(
-        self, ctx: OpContext, env: JobEnv, container_id: str, ports: list[Any], args: dict[str, Any]
+        self,
+        ctx: OpContext,
+        env: JobEnv,
+        guard: OpGuard,
+        container_id: str,
+        ports: list[Any],
+        args: dict[str, Any],
     ) -> OpOutcome:
         service = bool(ports)
         monitor = _Monitor(ctx, env, container_id, ports, self.settings)
-        timeout = None if service else ctx.settings.job_timeout
         ended_by: CancelReason | None = None
         try:
-            end = container.run_attached(
-                env.api, container_id, ctx.log.write, timeout, ctx.cancel, monitor.start
-            )
+            end = container.run_attached(env.api, container_id, ctx.log.write, guard, monitor.start)
         except Cancelled as exc:
             if exc.reason not in _SERVICE_ENDS or (not service and exc.reason is not CancelReason.COMPLETED):
                 raise
             ended_by, end = exc.reason, None
         except EngineError as exc:
-            return OpOutcome.failed(Reason.ENGINE, str(exc))
+            return OpOutcome.failed(Reason(exc.reason), str(exc))
         finally:
             monitor.stop.set()
             if monitor.ident is not None:
-                monitor.join()
+                monitor.join(guard.grace)  # a check stuck on a frozen engine is left behind
         results = OpResults(values=extract(ctx.log.path, args.get("results") or {}))
         results.endpoints = dict(monitor.urls)
         if ended_by is not None:

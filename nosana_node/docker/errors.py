@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from nosana_node.errors import NosanaError
+from nosana_node.errors import DockerUnavailableError, NosanaError
 
 HINT = "is dockerd running? `bash scripts/ensure-docker.sh` starts one (as root)"
 GPU_HINT = "GPU requested but this Docker engine cannot provide one (no GPU or NVIDIA container runtime here)"
@@ -26,6 +26,13 @@ class EngineError(NosanaError):
 
 class EngineNotFound(EngineError):
     """What was asked for (a container, a path in it, an image) does not exist."""
+
+
+class EngineUnreachable(EngineError, DockerUnavailableError):
+    """The engine did not answer: stopped, frozen, its socket gone. Resumable; to whoever
+    catches :class:`~nosana_node.errors.DockerUnavailableError` (the node), the engine is down."""
+
+    reason = "engine-unreachable"
 
 
 def describe(exc: BaseException) -> str:
@@ -55,16 +62,35 @@ def message(exc: BaseException, what: str) -> str:
     return f"{what}: {text}"
 
 
+def unreachable(exc: BaseException, what: str) -> EngineUnreachable:
+    """The error for an engine that did not answer ``what``."""
+    import requests
+
+    if isinstance(exc, requests.exceptions.Timeout | TimeoutError):
+        return EngineUnreachable(f"{what}: the Docker engine did not answer in time ({cause(exc)}); {HINT}")
+    return EngineUnreachable(f"{what}: the Docker engine is unreachable ({cause(exc)}); {HINT}")
+
+
 @contextmanager
 def engine_call(what: str, error: type[NosanaError] = EngineError) -> Iterator[None]:
     """Within the block, engine exceptions raise ``error`` (``EngineNotFound`` for a missing
-    object when ``error`` is :class:`EngineError`) saying ``what`` failed and why."""
+    object when ``error`` is :class:`EngineError`) saying ``what`` failed and why; an engine that
+    does not answer raises :class:`EngineUnreachable`, whatever ``error`` is."""
     import docker
     import requests
+    import urllib3
 
     try:
         yield
     except docker.errors.NotFound as exc:
         raise (EngineNotFound if error is EngineError else error)(message(exc, what)) from None
+    except (
+        requests.exceptions.ConnectionError,
+        requests.exceptions.Timeout,
+        urllib3.exceptions.HTTPError,
+        ConnectionError,
+        TimeoutError,
+    ) as exc:
+        raise unreachable(exc, what) from None
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise error(message(exc, what)) from None

@@ -14,19 +14,24 @@ Arguments (all plain JSON, references resolved by the runtime before :meth:`Dock
 Order: resources missing? fail before any container exists → create → place resources →
 attach + start → stream logs → exit code → take artifacts out (checked, hashed, capped) →
 remove the container (in the background; at once when the run is cancelled or on any error).
-A cancelled run (``ctx.cancel``) kills the container at once; the op then raises
-:class:`~nosana_node.flow.cancel.Cancelled` after the container is removed.
+The job's time limit (``job_timeout``) runs from the container's creation to the last artifact
+taken out: past it the op fails (``timeout``), whatever it was doing. A cancelled run
+(``ctx.cancel``) removes the container at once, cuts any transfer, and the op raises
+:class:`~nosana_node.flow.cancel.Cancelled`. An engine that does not answer leaves the op
+``engine-unreachable`` (resumable), at most a grace after its deadline.
 """
 
 from __future__ import annotations
 
 import posixpath
 import time
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from nosana_node.artifacts.tarcheck import UnsafeArchiveError, scan
 from nosana_node.docker import container, script, transfer
 from nosana_node.docker.errors import EngineError, EngineNotFound, engine_call
+from nosana_node.docker.guard import JobTimedOut, OpGuard
 from nosana_node.docker.images import ensure_image
 from nosana_node.docker.labels import job_labels
 from nosana_node.docker.service import DockerService, docker_service
@@ -159,30 +164,26 @@ class DockerRun(OpType):
             network=service.network,
         )
         ctx.cancel.check()
-        try:
-            with engine_call("cannot create the job container"):
-                container_id = container.create(service.api, spec)
-        except EngineError as exc:
-            return OpOutcome.failed(Reason.ENGINE, str(exc))
-        settled = False  # False while an exception (cancelled, an error, a bug) is leaving
-        # cancelled at any point of the container's life (resources going in, running, artifacts
-        # coming out): it goes at once, whatever this thread is doing
-        forget = ctx.cancel.on_cancel(lambda _: service.remove_now(container_id))
-        try:
-            outcome = self._run_container(ctx, service, container_id, work_dir, placements)
-            settled = True
-            return outcome
-        finally:
-            forget()
-            if settled:
-                service.remove_later(container_id)
-            else:  # leaving on an exception: the container goes before the op ends
-                service.remove_now(container_id)
+        # the op's time (job_timeout) covers resources in, the run and artifacts out; the guard
+        # also bounds every wait for the engine (see nosana_node.docker.guard)
+        with service.guard(ctx.cancel, settings.job_timeout) as guard:
+            try:
+                job = service.create(spec, guard, ctx.flow.id)
+            except EngineError as exc:
+                return OpOutcome.failed(Reason(exc.reason), str(exc))
+            settled = False  # False while an exception (cancelled, an error, a bug) is leaving
+            try:
+                outcome = self._run_container(ctx, service, guard, job.id, work_dir, placements)
+                settled = True
+                return outcome
+            finally:  # leaving on an exception: the container goes before the op ends
+                job.release(wait=not settled)
 
     def _run_container(
         self,
         ctx: OpContext,
         service: DockerService,
+        guard: OpGuard,
         container_id: str,
         work_dir: str,
         placements: list[tuple[str, str, dict[str, Any]]],
@@ -191,49 +192,59 @@ class DockerRun(OpType):
         args = ctx.args
         timeout = ctx.settings.job_timeout
         results = OpResults()
+        phase, code = "placing the resources", None
         try:
             if placements:
                 started = time.perf_counter()
                 with engine_call("cannot place the resources in the job container"):
                     dirs = [work_dir, *(target for _, target, _ in placements)]
-                    transfer.make_dirs(api, container_id, dirs)
+                    guard.call(
+                        "cannot place the resources", partial(transfer.make_dirs, api, container_id, dirs)
+                    )
                     for _name, target, record in placements:
-                        ctx.cancel.check()
-                        transfer.put_blob(api, container_id, target, ctx.artifacts.path(record["digest"]))
+                        blob = ctx.artifacts.path(record["digest"])
+                        transfer.put_blob(api, container_id, target, blob, guard)
                 results.timings["resources_in"] = round(time.perf_counter() - started, 4)
-            end = container.run_attached(api, container_id, ctx.log.write, timeout, ctx.cancel)
+            phase = "running"
+            end = container.run_attached(api, container_id, ctx.log.write, guard)
+            code = end.code
+            if end.timed_out:
+                text = f"timed out after {timeout:g}s (container killed)"
+                return OpOutcome.failed(Reason.TIMEOUT, text, code)
+            if end.oom_killed:
+                limit = approx_size(ctx.settings.memory)
+                return OpOutcome.failed(Reason.OUT_OF_MEMORY, f"killed: out of memory (limit {limit})", code)
+            if code != 0:
+                return OpOutcome.failed(Reason.EXIT_CODE, f"exit code {code}", code)
+            started = time.perf_counter()
+            for artifact in args.get("artifacts", []):
+                phase = f"taking artifact {artifact['name']!r} out"
+                guard.check()
+                record = self._collect(ctx, api, guard, container_id, work_dir, artifact)
+                if record is None:
+                    where = artifact.get("paths") or artifact["path"]
+                    if artifact.get("required", True):
+                        message = f"artifact {artifact['name']!r}: nothing at {where!r} in {work_dir}"
+                        return OpOutcome.failed(Reason.ARTIFACT, message, code, results)
+                    ctx.log.note(f"artifact {artifact['name']!r}: nothing at {where!r} (not required)")
+                    continue
+                results.artifacts[artifact["name"]] = record
+        except JobTimedOut:
+            return OpOutcome.failed(Reason.TIMEOUT, f"timed out after {timeout:g}s while {phase}", code)
         except EngineError as exc:
-            return OpOutcome.failed(Reason.ENGINE, str(exc))
-        if end.timed_out:
-            return OpOutcome.failed(
-                Reason.TIMEOUT, f"timed out after {timeout:g}s (container killed)", end.code
-            )
-        if end.oom_killed:
-            limit = approx_size(ctx.settings.memory)
-            return OpOutcome.failed(Reason.OUT_OF_MEMORY, f"killed: out of memory (limit {limit})", end.code)
-        if end.code != 0:
-            return OpOutcome.failed(Reason.EXIT_CODE, f"exit code {end.code}", end.code)
-        started = time.perf_counter()
-        for artifact in args.get("artifacts", []):
-            ctx.cancel.check()
-            try:
-                record = self._collect(ctx, api, container_id, work_dir, artifact)
-            except EngineError as exc:
-                return OpOutcome.failed(Reason.ENGINE, str(exc), end.code)
-            if record is None:
-                where = artifact.get("paths") or artifact["path"]
-                if artifact.get("required", True):
-                    message = f"artifact {artifact['name']!r}: nothing at {where!r} in {work_dir}"
-                    return OpOutcome.failed(Reason.ARTIFACT, message, end.code, results)
-                ctx.log.note(f"artifact {artifact['name']!r}: nothing at {where!r} (not required)")
-                continue
-            results.artifacts[artifact["name"]] = record
+            return OpOutcome.failed(Reason(exc.reason), str(exc), code)
         if results.artifacts:
             results.timings["artifacts_out"] = round(time.perf_counter() - started, 4)
-        return OpOutcome.succeeded(end.code, results)
+        return OpOutcome.succeeded(code, results)
 
     def _collect(
-        self, ctx: OpContext, api: Any, container_id: str, work_dir: str, artifact: dict[str, Any]
+        self,
+        ctx: OpContext,
+        api: Any,
+        guard: OpGuard,
+        container_id: str,
+        work_dir: str,
+        artifact: dict[str, Any],
     ) -> ArtifactRecord | None:
         name, path = artifact["name"], artifact["path"]
         paths = artifact.get("paths") or [path]
@@ -241,10 +252,10 @@ class DockerRun(OpType):
             try:
                 with engine_call(f"cannot take artifact {name!r} out"):
                     if len(paths) > 1 or transfer.has_glob(path):
-                        if transfer.collect_glob(api, container_id, work_dir, paths, writer) == 0:
+                        if transfer.collect_glob(api, container_id, work_dir, paths, writer, guard) == 0:
                             return None
                     else:
-                        transfer.collect(api, container_id, _target(work_dir, path), writer)
+                        transfer.collect(api, container_id, _target(work_dir, path), writer, guard)
             except EngineNotFound:
                 return None
             writer.close()

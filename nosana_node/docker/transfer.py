@@ -5,14 +5,21 @@ Out: :func:`collect` streams ``GET /containers/{id}/archive`` straight into a bl
 pipeline's ``paths:``) keep only the matching members, in one archive (:func:`collect_glob`).
 In: :func:`put_blob` streams a stored blob in 1 MiB chunks; :func:`make_dirs` creates missing
 directories first (the engine needs the target to exist).
+
+Every transfer runs under the op's guard (:mod:`nosana_node.docker.guard`): when the op is
+cancelled or out of time, a transfer coming out is cut at once (its socket shut down, the
+engine aborts), one going in stops sending; the guard's error (``Cancelled``, ``JobTimedOut``)
+is raised. A writer that refuses more bytes (the artifact cap) closes the stream the same way.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import posixpath
+import socket
 import tarfile
 import time
 from collections.abc import Iterable, Iterator
@@ -22,9 +29,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nosana_node.artifacts.store import BlobWriter
+from nosana_node.docker.guard import OpGuard
 
 if TYPE_CHECKING:
     import docker
+    import requests
 
 CHUNK = 1024 * 1024
 GLOB_CHARS = frozenset("*?[{")
@@ -56,44 +65,78 @@ def make_dirs(api: docker.APIClient, container: str, dirs: Iterable[str]) -> Non
     api.put_archive(container, "/", buffer.getvalue())
 
 
-def _chunks(path: Path) -> Iterator[bytes]:
+class _Stopped(Exception):
+    """The guard tripped while a blob was being sent."""
+
+
+def _chunks(path: Path, guard: OpGuard) -> Iterator[bytes]:
     with path.open("rb") as file:
         while chunk := file.read(CHUNK):
+            if guard.tripped:
+                raise _Stopped
             yield chunk
 
 
-def put_blob(api: docker.APIClient, container: str, dest: str, blob: Path) -> None:
-    """Extract the stored tar ``blob`` at ``dest`` (an existing directory) in the container."""
-    api.put_archive(container, dest, _chunks(blob))
+def put_blob(api: docker.APIClient, container: str, dest: str, blob: Path, guard: OpGuard) -> None:
+    """Extract the stored tar ``blob`` at ``dest`` (an existing directory) in the container;
+    sending stops when ``guard`` trips (its error is raised)."""
+    with contextlib.suppress(_Stopped):
+        guard.call("cannot place a resource", lambda: api.put_archive(container, dest, _chunks(blob, guard)))
+    guard.check()
+
+
+def _shutdown(response: requests.Response) -> None:
+    """Shut the response's socket down (from any thread): a read blocked on it returns."""
+    raw = response.raw
+    sock = getattr(getattr(raw, "_connection", None), "sock", None)
+    if sock is None:  # the socket file under http.client
+        sock = getattr(getattr(getattr(getattr(raw, "_fp", None), "fp", None), "raw", None), "_sock", None)
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 @contextmanager
 def open_archive(
-    api: docker.APIClient, container: str, path: str
+    api: docker.APIClient, container: str, path: str, guard: OpGuard
 ) -> Iterator[tuple[Iterator[bytes], dict[str, Any]]]:
     """The archive of ``path`` as a stream of chunks, and the engine's stat of ``path``.
 
     The response is always closed on leaving, also when the reader stops early (a cap, an
-    unsafe entry): the engine then aborts the transfer instead of holding the container.
+    unsafe entry): the engine then aborts the transfer instead of holding the container. When
+    ``guard`` trips, the stream is cut at once and its error raised on leaving.
     Raises ``docker.errors.NotFound`` when ``path`` does not exist.
     """
     url = api._url("/containers/{0}/archive", container)
-    response = api._get(url, params={"path": path}, stream=True, headers={"Accept-Encoding": "identity"})
+    response = guard.call(
+        f"cannot read {path} in the job container",
+        lambda: api._get(url, params={"path": path}, stream=True, headers={"Accept-Encoding": "identity"}),
+        late=lambda late: late.close(),
+    )
+    forget = guard.on_trip(lambda: _shutdown(response))
     try:
         api._raise_for_status(response)
         header = response.headers.get("X-Docker-Container-Path-Stat")
         stat = json.loads(base64.b64decode(header)) if header else {}
-        yield response.raw.stream(CHUNK, decode_content=False), stat
+        try:
+            yield response.raw.stream(CHUNK, decode_content=False), stat
+        except Exception:
+            guard.check()  # the stream was cut by the guard: say why
+            raise
+        guard.check()
     finally:
+        forget()
         response.close()
 
 
-def collect(api: docker.APIClient, container: str, path: str, writer: BlobWriter) -> dict[str, Any]:
+def collect(
+    api: docker.APIClient, container: str, path: str, writer: BlobWriter, guard: OpGuard
+) -> dict[str, Any]:
     """Stream the archive of ``path`` into ``writer``; returns the engine's stat of ``path``.
 
     Raises ``docker.errors.NotFound`` when ``path`` does not exist.
     """
-    with open_archive(api, container, path) as (chunks, stat):
+    with open_archive(api, container, path, guard) as (chunks, stat):
         for chunk in chunks:
             writer.write(chunk)
     return stat
@@ -180,7 +223,12 @@ def expand_braces(pattern: str, limit: int = 64) -> list[str]:
 
 
 def collect_glob(
-    api: docker.APIClient, container: str, work_dir: str, patterns: str | list[str], writer: BlobWriter
+    api: docker.APIClient,
+    container: str,
+    work_dir: str,
+    patterns: str | list[str],
+    writer: BlobWriter,
+    guard: OpGuard,
 ) -> int:
     """Stream the members matching ``patterns`` (relative to ``work_dir``) into ``writer``, as one
     archive.
@@ -204,7 +252,7 @@ def collect_glob(
         for prefix, group in groups.items():
             try:
                 with engine_call(f"cannot read {prefix or '.'} in the container"):
-                    matched += _collect_matching(api, container, work_dir, prefix, group, out, written)
+                    matched += _collect_matching(api, container, work_dir, prefix, group, out, written, guard)
             except EngineNotFound:
                 continue
     return matched
@@ -218,13 +266,14 @@ def _collect_matching(
     patterns: list[str],
     out: tarfile.TarFile,
     written: set[str],
+    guard: OpGuard,
 ) -> int:
     source = posixpath.join(work_dir, prefix) if prefix else posixpath.join(work_dir, ".")
     parent = posixpath.dirname(prefix)
     matched = 0
     matched_dirs: list[str] = []
     with (
-        open_archive(api, container, source) as (chunks, _),
+        open_archive(api, container, source, guard) as (chunks, _),
         tarfile.open(fileobj=io.BufferedReader(_IterReader(chunks), CHUNK), mode="r|") as src,
     ):
         for member in src:

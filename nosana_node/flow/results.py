@@ -3,7 +3,9 @@
 Op types write :class:`OpResults` (never free-form keys); the runtime stores them in the op's
 state; results documents, displays, references (``{"$result": [op, "artifacts", name]}``) and
 commands read them through these types. A failure or a skip carries a :class:`Reason` (what
-kind of failure, for machines) besides its one-line message (for people).
+kind of failure, for machines) besides its one-line message (for people). A fault of the node
+rather than of the job (:attr:`Reason.resumable`: the engine did not answer, the node's disk
+refused a write) does not fail the op: the runtime leaves it, and the flow, ``interrupted``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ class Reason(StrEnum):
     RESOURCE = "resource"  # an input (an earlier op's artifact) is missing
     ARTIFACT = "artifact"  # an output is missing, too large or unsafe
     SECRET = "secret"  # a secret could not be resolved
-    ENGINE = "engine"  # the container engine refused or went away
+    ENGINE = "engine"  # the container engine refused
+    ENGINE_UNREACHABLE = "engine-unreachable"  # the engine did not answer (resumable)
+    STORAGE = "storage"  # the node could not write its state, a log or an artifact (resumable)
     ERROR = "error"  # any other expected error (its message says which)
     INTERNAL = "internal"  # a bug in an op type
     EARLIER_FAILURE = "earlier-failure"  # skipped: an earlier op failed
@@ -30,6 +34,14 @@ class Reason(StrEnum):
     STOPPED = "stopped"  # the job was stopped (final)
     EXPIRED = "expired"  # the job's deadline passed (final)
     INTERRUPTED = "interrupted"  # the node stopped the run (resumable)
+
+    @property
+    def resumable(self) -> bool:
+        """True for a fault of the node: the op and the flow are left ``interrupted``."""
+        return self in _RESUMABLE
+
+
+_RESUMABLE = frozenset({Reason.ENGINE_UNREACHABLE, Reason.STORAGE, Reason.INTERRUPTED})
 
 
 @dataclass

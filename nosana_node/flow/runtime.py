@@ -16,6 +16,9 @@ Rules:
   fails that op before it does anything;
 - a failed op fails the flow unless it allows failure; after a failure no op starts (those
   already running finish) and the rest are skipped, as are ops whose dependencies did not succeed;
+- a fault of the node (a failure whose reason is resumable: the engine did not answer, the
+  disk refused a write) is not the job's failure: the op is left ``interrupted`` with that
+  reason, and the run is cancelled as ``interrupted`` with its message (resumable);
 - cancellation (``env.cancel``: stopped, expired, interrupted) stops every running op at once
   (each op type honours the token) and starts no other. The ops it stopped and the flow take the
   reason as their status. ``stopped`` and ``expired`` are final: the ops that had not run are
@@ -98,6 +101,11 @@ def failure_reason(exc: NosanaError) -> Reason:
         return Reason.ERROR
 
 
+def resumable(reason: Reason | None) -> bool:
+    """True for a failure that is the node's, not the job's (see ``Reason.resumable``)."""
+    return reason is not None and reason.resumable
+
+
 class Runtime:
     """Executes flows with one set of op types within one :class:`RunEnv`."""
 
@@ -135,13 +143,17 @@ class Runtime:
         finally:
             if flow.status.finished:
                 flow.ended_at = time.time()
-            env.store.save_flow(flow)
-            try:
-                env.services.close()
+            try:  # every step runs, whatever fails before it; the first failure is raised
+                env.store.save_flow(flow)
             finally:
-                env.store.release(flow.id, env.runner)
-                self._reporter.flow_finished(flow)
-                env.masker.close()  # the run's secrets are forgotten with it
+                try:
+                    env.services.close()
+                finally:
+                    try:
+                        env.store.release(flow.id, env.runner)
+                    finally:
+                        self._reporter.flow_finished(flow)
+                        env.masker.close()  # the run's secrets are forgotten with it
         return flow
 
     # -- scheduling --------------------------------------------------------------------------------
@@ -299,6 +311,7 @@ class Runtime:
         )
         outcome: OpOutcome | None = None
         try:
+            log.check()  # a log that cannot even be made: the op does not start
             env.cancel.check()
             op_type = self.ops.get(op.type)
             args = self._resolver(flow).resolve(op.args)
@@ -314,6 +327,7 @@ class Runtime:
                 on_ready=lambda: self._mark_ready(flow, op, wake),
             )
             outcome = op_type.run(ctx)
+            log.check()  # what the op did is not recorded whole: a fault of the node
             if outcome.status is not OpStatus.SUCCEEDED:
                 token.check()  # it failed because it was cancelled: say so
         except Cancelled as exc:
@@ -332,6 +346,9 @@ class Runtime:
             outcome = self._cancelled(CancelReason.INTERRUPTED, "interrupted")
             raise
         finally:
+            if outcome is not None and outcome.status is OpStatus.FAILED and resumable(outcome.reason):
+                outcome.status = OpStatus.INTERRUPTED  # the node failed, not the job: stop the run, resumable
+                env.cancel.cancel(CancelReason.INTERRUPTED, outcome.error)
             if outcome is not None:
                 state.status = outcome.status
                 state.exit_code = outcome.exit_code

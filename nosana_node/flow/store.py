@@ -9,18 +9,30 @@ Each store has a random identity (``store_id``) that labels its containers, and 
 names the runner process that owns it, so two runners never take the same flow. One store may be
 used by several threads at once (the ops of a flow run concurrently): every statement runs under
 the store's lock.
+
+The database is the node's memory; it is never replaced or repaired behind the user's back. Any
+SQLite failure is a :class:`StateError` naming the file: a damaged one (not a database, pages
+missing or garbled, a plan that does not parse) says so and what to do (keep a copy, start a new
+one), and the file is left exactly as it was. ``<home>/space-reserve`` (1 MiB, made when the
+store opens and space allows) is given up when a write finds the disk full, so that the state
+of a run that filled the disk can still be recorded; the write is then tried once more.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import os
 import sqlite3
+import struct
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from nosana_node.artifacts.store import ArtifactStore
 from nosana_node.errors import NosanaError, UserInputError
@@ -56,8 +68,76 @@ CREATE TABLE IF NOT EXISTS op_states (
 """
 
 
+T = TypeVar("T")
+
+#: space kept free for recording state when the disk fills (see the module's doc)
+RESERVE_BYTES = 1024 * 1024
+RESERVE_NAME = "space-reserve"
+_HEADER = b"SQLite format 3\x00"
+
+
 class FlowBusyError(NosanaError):
     """Another live runner owns the flow."""
+
+
+class StateError(NosanaError):
+    """The state database cannot be opened, read or written (the message names the file)."""
+
+    reason = "storage"
+
+
+def damaged(path: Path, what: str) -> StateError:
+    """The error for a state database that cannot be read as one."""
+    aside = path.parent / "damaged"
+    return StateError(
+        f"the state database {path} is damaged ({what}); it was left as it is. Keep a copy of it and "
+        f"start a new one: move it and its -wal/-shm files aside (`mkdir {aside} && mv {path}* {aside}/`), "
+        "then run again"
+    )
+
+
+def state_error(path: Path, exc: sqlite3.Error | OSError) -> StateError:
+    """A one-line :class:`StateError` for a SQLite (or file) failure on ``path``."""
+    name = getattr(exc, "sqlite_errorname", "")
+    text = str(exc) or type(exc).__name__
+    if name in ("SQLITE_CORRUPT", "SQLITE_NOTADB") or name.startswith("SQLITE_CORRUPT"):
+        return damaged(path, text)
+    if name == "SQLITE_FULL" or getattr(exc, "errno", None) == errno.ENOSPC:
+        return StateError(
+            f"cannot write the state database {path}: the disk is full ({text}); "
+            "free some space, then run again (an interrupted flow resumes)"
+        )
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return StateError(f"the state database {path} is locked by another process ({text}); try again")
+    if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_AUTH")):
+        return StateError(f"cannot write the state database {path} ({text}); check the home directory")
+    return StateError(f"the state database {path} failed: {text}")
+
+
+def check_header(path: Path) -> None:
+    """Raise :class:`StateError` when ``path`` is plainly not a whole SQLite database (no
+    header, or, without a write-ahead log beside it, shorter than the size its header gives):
+    nothing is opened or written then."""
+    try:
+        size = path.stat().st_size
+        if size == 0:
+            return  # a new database
+        with path.open("rb") as file:
+            head = file.read(100)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise state_error(path, exc) from None
+    if len(head) < 100 or not head.startswith(_HEADER):
+        raise damaged(path, "file is not a database")
+    page_size = struct.unpack(">H", head[16:18])[0]
+    page_size = 65536 if page_size == 1 else page_size
+    pages, changed, valid_for = struct.unpack(">I", head[28:32])[0], head[24:28], head[92:96]
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        return  # pages not yet copied back (a checkpoint cut short by a full disk) are in the log
+    if pages and changed == valid_for and size < pages * page_size:
+        raise damaged(path, f"cut short: {size} bytes where its header says {pages * page_size}")
 
 
 @dataclass(frozen=True)
@@ -82,30 +162,79 @@ class FlowStore:
 
     def __init__(self, home: Path) -> None:
         self.home = home
-        home.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.path = home / "state.db"
+        try:
+            home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise StateError(f"cannot make the node's home {home}: {exc.strerror or exc}") from None
+        check_header(self.path)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(SCHEMA)
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(flows)")}
-        if "error" not in columns:  # a store made before flows had an error
-            self._db.execute("ALTER TABLE flows ADD COLUMN error TEXT")
-        self.store_id = self._store_id()
+        with self._sql():
+            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        try:
+            with self._sql():
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.execute("PRAGMA foreign_keys=ON")
+                self._db.executescript(SCHEMA)
+                columns = {row[1] for row in self._db.execute("PRAGMA table_info(flows)")}
+                if "error" not in columns:  # a store made before flows had an error
+                    self._db.execute("ALTER TABLE flows ADD COLUMN error TEXT")
+            self.store_id = self._store_id()
+        except BaseException:
+            self._db.close()
+            raise
+        self._make_reserve()
 
     def close(self) -> None:
         """Close the database."""
         with self._lock:
             self._db.close()
 
+    # failures ------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _sql(self) -> Iterator[None]:
+        """SQLite failures within the block raise :class:`StateError` naming the file."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise state_error(self.path, exc) from None
+
+    @property
+    def reserve_path(self) -> Path:
+        """The file of space kept for recording state on a full disk."""
+        return self.home / RESERVE_NAME
+
+    def _make_reserve(self) -> None:
+        path = self.reserve_path
+        if path.exists():
+            return
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError:
+            return
+        try:
+            os.posix_fallocate(fd, 0, RESERVE_BYTES)
+        except OSError:  # no room for it now: the next store that opens tries again
+            path.unlink(missing_ok=True)
+        finally:
+            os.close(fd)
+
+    def release_reserve(self) -> bool:
+        """Give up the reserved space (the disk is full); True if there was some to give."""
+        try:
+            self.reserve_path.unlink()
+        except OSError:
+            return False
+        return True
+
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
-        with self._lock:
+        with self._lock, self._sql():
             return self._db.execute(sql, params).fetchall()
 
     def _store_id(self) -> str:
-        with self._tx(immediate=True):
+        def work() -> str:
             row = self._db.execute("SELECT value FROM meta WHERE key='store_id'").fetchone()
             if row:
                 return row[0]
@@ -113,26 +242,29 @@ class FlowStore:
             self._db.execute("INSERT INTO meta (key, value) VALUES ('store_id', ?)", (value,))
             return value
 
-    class _Tx:
-        def __init__(self, store: FlowStore, immediate: bool) -> None:
-            self.store, self.immediate = store, immediate
+        return self._write(work, immediate=True)
 
-        def __enter__(self) -> None:
-            self.store._lock.acquire()
-            try:
-                self.store._db.execute("BEGIN IMMEDIATE" if self.immediate else "BEGIN")
-            except BaseException:
-                self.store._lock.release()
-                raise
-
-        def __exit__(self, exc_type: object, *_: object) -> None:
-            try:
-                self.store._db.execute("ROLLBACK" if exc_type else "COMMIT")
-            finally:
-                self.store._lock.release()
-
-    def _tx(self, immediate: bool = False) -> FlowStore._Tx:
-        return FlowStore._Tx(self, immediate)
+    def _write(self, work: Callable[[], T], immediate: bool = False) -> T:
+        """Run ``work`` in one transaction; a full disk gives up the reserve and tries once more."""
+        with self._lock:
+            for attempt in (1, 2):
+                try:
+                    self._db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+                    try:
+                        result = work()
+                        self._db.execute("COMMIT")
+                        return result
+                    except BaseException:
+                        if self._db.in_transaction:
+                            with contextlib.suppress(sqlite3.Error):
+                                self._db.execute("ROLLBACK")
+                        raise
+                except sqlite3.Error as exc:
+                    full = getattr(exc, "sqlite_errorname", "") == "SQLITE_FULL"
+                    if attempt == 1 and full and self.release_reserve():
+                        continue
+                    raise state_error(self.path, exc) from None
+        raise AssertionError("unreachable")
 
     # files ---------------------------------------------------------------------------------
 
@@ -147,9 +279,7 @@ class FlowStore:
     def log_path(self, flow: Flow, op_id: str, attempt: int) -> Path:
         """Where the log of one attempt of one op is written (one file per attempt)."""
         index = [op.id for op in flow.ops].index(op_id)
-        path = self.flow_dir(flow.id) / "logs" / f"{index:03d}.{attempt}.jsonl"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path
+        return self.flow_dir(flow.id) / "logs" / f"{index:03d}.{attempt}.jsonl"
 
     # writes --------------------------------------------------------------------------------
 
@@ -160,7 +290,8 @@ class FlowStore:
     def create(self, flow: Flow, source_key: str | None = None) -> None:
         """Insert a new flow with all its op states (:class:`UserInputError` if the id is taken)."""
         now = time.time()
-        with self._tx(immediate=True):
+
+        def work() -> None:
             if self._db.execute("SELECT 1 FROM flows WHERE id=?", (flow.id,)).fetchone():
                 raise UserInputError(f"a flow with id {flow.id} already exists in {self.path}")
             self._db.execute(
@@ -184,10 +315,11 @@ class FlowStore:
                     (flow.id, op.id, index, str(state.status), state.run_count, _dump(state.to_json())),
                 )
 
+        self._write(work, immediate=True)
+
     def save_flow(self, flow: Flow) -> None:
         """Save the flow's own status and times."""
-        with self._tx():
-            self._save_flow(flow)
+        self._write(lambda: self._save_flow(flow))
 
     def _save_flow(self, flow: Flow) -> None:
         error = process_masker().mask(flow.error) if flow.error else None
@@ -198,16 +330,21 @@ class FlowStore:
 
     def save_op(self, flow: Flow, state: OpState) -> None:
         """Save one op state (and the flow's status) in one transaction."""
-        with self._tx():
+        doc = _dump(state.to_json())
+
+        def work() -> None:
             self._db.execute(
                 "UPDATE op_states SET status=?, run_count=?, doc=? WHERE flow_id=? AND op_id=?",
-                (str(state.status), state.run_count, _dump(state.to_json()), flow.id, state.op_id),
+                (str(state.status), state.run_count, doc, flow.id, state.op_id),
             )
             self._save_flow(flow)
 
+        self._write(work)
+
     def claim(self, flow_id: str, runner: RunnerIdentity) -> None:
         """Make ``runner`` the owner of the flow; :class:`FlowBusyError` if a live runner owns it."""
-        with self._tx(immediate=True):
+
+        def work() -> None:
             row = self._db.execute("SELECT runner FROM flows WHERE id=?", (flow_id,)).fetchone()
             if row is None:
                 raise UserInputError(f"no flow {flow_id} in {self.path}")
@@ -216,10 +353,15 @@ class FlowStore:
                 raise FlowBusyError(f"flow {flow_id} is being run by {owner.host} pid {owner.pid}")
             self._db.execute("UPDATE flows SET runner=? WHERE id=?", (str(runner), flow_id))
 
+        self._write(work, immediate=True)
+
     def release(self, flow_id: str, runner: RunnerIdentity) -> None:
         """Drop ``runner``'s ownership of the flow."""
-        with self._tx():
-            self._db.execute("UPDATE flows SET runner=NULL WHERE id=? AND runner=?", (flow_id, str(runner)))
+        self._write(
+            lambda: self._db.execute(
+                "UPDATE flows SET runner=NULL WHERE id=? AND runner=?", (flow_id, str(runner))
+            )
+        )
 
     # reads ---------------------------------------------------------------------------------
 
@@ -243,10 +385,13 @@ class FlowStore:
                 "SELECT plan, status, started_at, ended_at, error FROM flows WHERE id=?", (flow_id,)
             )
             docs = self._query("SELECT doc FROM op_states WHERE flow_id=? ORDER BY idx", (flow_id,))
-        plan = json.loads(row[0])
-        plan.update(status=row[1], started_at=row[2], ended_at=row[3], error=row[4])
-        plan["states"] = [json.loads(doc) for (doc,) in docs]
-        return Flow.from_json(plan)
+        try:
+            plan = json.loads(row[0])
+            plan.update(status=row[1], started_at=row[2], ended_at=row[3], error=row[4])
+            plan["states"] = [json.loads(doc) for (doc,) in docs]
+            return Flow.from_json(plan)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise damaged(self.path, f"flow {flow_id} cannot be read: {type(exc).__name__}: {exc}") from None
 
     def runner_of(self, flow_id: str) -> RunnerIdentity | None:
         """The runner that owns the flow now, if any."""

@@ -1,4 +1,5 @@
-"""Fixtures for tests that run job containers on the real, shared Docker engine."""
+"""Fixtures for tests that run job containers on the real, shared Docker engine, and a private
+engine for tests that stop or freeze one."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 
 from nosana_node.docker import labels
 from tests.corekit import IMAGE, STORE_IDS, engine, home  # noqa: F401 - fixtures
+from tests.docker.privengine import PrivateEngine, usable
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -31,3 +33,31 @@ def api() -> Iterator[object]:
     client = engine()
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def _private_engine() -> Iterator[PrivateEngine]:
+    why = usable()
+    if why is not None:
+        pytest.skip(why)
+    engine = PrivateEngine()
+    try:
+        engine.start()
+        engine.load_image()
+        yield engine
+    finally:
+        engine.close()
+
+
+@pytest.fixture
+def private_engine(_private_engine: PrivateEngine) -> Iterator[PrivateEngine]:
+    """A Docker engine of the test's own (see ``tests/docker/privengine.py``), running and
+    thawed before and after the test, whatever the test did to it."""
+    if not _private_engine.running:
+        _private_engine.start()
+    try:
+        yield _private_engine
+    finally:
+        _private_engine.thaw()
+        if not _private_engine.running:
+            _private_engine.start()
