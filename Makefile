@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: help venv engine images clang ipfs node-deps demo demo-pipeline test lint format localnet program bench clean
+.PHONY: help venv engine images clang ipfs node-deps browser demo demo-pipeline test lint format localnet program bench clean
 
 help:
 	@echo "make demo     a local market and a node; a pipeline posted, run by the node, its result read back"
@@ -40,13 +40,16 @@ ipfs:
 node-deps:
 	bash scripts/ensure-node-deps.sh
 
+browser:
+	bash scripts/ensure-chromium.sh
+
 demo: venv images
 	$(BIN)/python scripts/demo.py
 
 demo-pipeline: venv images
 	$(BIN)/nosana-node pipeline run pipelines/artifacts.yml
 
-test: venv images clang ipfs node-deps
+test: venv images clang ipfs node-deps browser
 	$(BIN)/pytest -q
 
 lint: venv

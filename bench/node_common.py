@@ -119,6 +119,7 @@ class Setup:
                 NOSANA_STORAGE_KUBO_URL=self.summary["rpc_url"],
                 NOSANA_KEYPAIR=str(keypair),
                 NOSANA_MARKET=str(self.market),
+                NOSANA_NODE_API="127.0.0.1:0",
                 **env,
             ),
             cwd=REPO,

@@ -161,7 +161,8 @@ def node_config(home: Path, summary: dict[str, object]) -> Path:
         f' :ws-url "{summary["ws_url"]}"\n'
         f' :keypair #file "{keypair}"\n'
         f' :market "{market["address"]}"\n'
-        ' :node {:drain-timeout "30s"}}\n'
+        ' :node {:drain-timeout "30s"\n'
+        '        :api {:address "127.0.0.1" :port 0}}}  ; its API and status page, on any free port\n'
     )
     return config
 

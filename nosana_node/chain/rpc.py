@@ -18,7 +18,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +38,9 @@ from nosana_node.chain.failures import (
 )
 from nosana_node.chain.retry import NO_RETRY, Backoff, Sleep, retry_call
 from nosana_node.clock import SYSTEM_CLOCK, Clock
+
+#: Told of every request: its method, and its failure (None: it succeeded).
+Observer = Callable[[str, "ChainFailure | None"], None]
 
 log = logging.getLogger("nosana_node.chain")
 # httpx logs every request at INFO; the node's info log is about jobs, not requests
@@ -107,6 +110,12 @@ class RpcClient:
         self._lock = threading.Lock()
         #: requests sent so far (retries included): benchmarks count the idle load with it
         self.requests = 0
+        self._observers: list[Observer] = []
+
+    def observe(self, observer: Observer) -> None:
+        """Call ``observer(method, failure)`` after every request (``failure`` None when it
+        succeeded); the node's metrics count requests and errors by method with it."""
+        self._observers.append(observer)
 
     # -- raw calls --------------------------------------------------------------------------------
     def call(self, method: str, *params: Any) -> Any:
@@ -121,6 +130,24 @@ class RpcClient:
 
     def call_once(self, method: str, *params: Any) -> Any:
         """One request, no retry."""
+        if not self._observers:
+            return self._call_once(method, *params)
+        try:
+            result = self._call_once(method, *params)
+        except ChainFailure as failure:
+            self._notify(method, failure)
+            raise
+        self._notify(method, None)
+        return result
+
+    def _notify(self, method: str, failure: ChainFailure | None) -> None:
+        for observer in self._observers:
+            try:
+                observer(method, failure)
+            except Exception:
+                log.exception("an RPC observer failed")
+
+    def _call_once(self, method: str, *params: Any) -> Any:
         request = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)}
         with self._lock:
             self.requests += 1

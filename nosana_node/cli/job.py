@@ -16,7 +16,7 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import typer
 
@@ -544,3 +544,104 @@ def _require_project(client: Any, view: Any) -> None:
         raise _user_error(
             f"job {view.address} was posted by {view.job.project}; this wallet is {client.wallet}"
         )
+
+
+# -- logs from the node that runs the job ---------------------------------------------------------
+@app.command("logs")
+def logs(
+    address: str = typer.Argument(..., help="The job's address."),
+    node: str = typer.Option(
+        ..., "--node", metavar="URL", help="API of the node that runs the job: http://HOST:PORT."
+    ),
+    follow: bool = typer.Option(
+        False, "--follow", "-f", help="Follow the log live until the job's run on that node ends."
+    ),
+    token_file: Path | None = typer.Option(
+        None,
+        "--token-file",
+        metavar="FILE",
+        help="Read as the node's operator with its token (<home>/api-token). [default: none: sign the "
+        "node's challenge as the job's poster, with :keypair]",
+        show_default=False,
+    ),
+    network: str | None = NETWORK,
+    rpc_url: str | None = RPC_URL,
+    as_json: bool = typer.Option(False, "--json", help="One JSON record a line (log, op, end)."),
+) -> None:
+    """A job's log from the node that runs it; proves to the node that this wallet posted the job
+    (an ed25519 signature of the node's challenge), or reads as its operator (--token-file)."""
+    from nosana_node.api.client import LogClient
+    from nosana_node.chain.endpoint import endpoint_for, wallet_for
+
+    job = str(_address(address))
+    if token_file is not None:
+        try:
+            token = token_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise _user_error(f"--token-file {token_file}: {exc.strerror}") from None
+        client = LogClient(node, token=token)
+    else:
+        loaded = chainctx.load(network, rpc_url)
+        config = loaded.config
+        client = LogClient(node, keypair=wallet_for(config, endpoint_for(config), "client"))
+    printer = _LogPrinter(as_json)
+    with client:
+        records = client.follow(job) if follow else client.stored(job)
+        for record in records:
+            printer.add(record)
+    printer.flush()
+    if printer.dropped:
+        raise _failure(f"the node stopped sending: {printer.dropped}")
+
+
+def _failure(message: str) -> Exception:
+    from nosana_node.errors import NosanaError
+
+    return NosanaError(message)
+
+
+class _LogPrinter:
+    """Records as lines: ``op | text`` (stdout), ``op ! text`` (stderr), ``op · text`` (node);
+    made inert for the terminal; or one JSON record a line."""
+
+    MARKS: ClassVar[dict[str, str]] = {"stdout": "|", "stderr": "!", "node": "·"}
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+        self.pending: dict[tuple[str, str], str] = {}
+        self.dropped: str | None = None
+        self.sgr = "keep" if sys.stdout.isatty() else "strip"
+
+    def add(self, record: dict[str, Any]) -> None:
+        kind = record.get("type")
+        if kind == "ping":
+            return
+        if kind == "dropped":
+            self.dropped = str(record.get("reason"))
+        if self.as_json:
+            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+            return
+        if kind == "log":
+            key = (str(record.get("op")), str(record.get("s")))
+            text = self.pending.pop(key, "") + str(record.get("d", ""))
+            *lines, rest = text.split("\n")
+            for line in lines:
+                self._line(*key, line)
+            if rest:
+                self.pending[key] = rest
+        elif kind == "end":
+            self.flush()
+            print(f"job ended: {record.get('status')}", file=sys.stderr, flush=True)
+
+    def _line(self, op: str, stream: str, text: str) -> None:
+        from nosana_node.terminal import neutralise
+
+        mark = self.MARKS.get(stream, "|")
+        sys.stdout.write(f"{neutralise(op)} {mark} {neutralise(text, self.sgr)}\n")  # type: ignore[arg-type]
+        sys.stdout.flush()
+
+    def flush(self) -> None:
+        for (op, stream), rest in list(self.pending.items()):
+            self._line(op, stream, rest)
+        self.pending.clear()

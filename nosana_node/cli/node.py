@@ -50,6 +50,7 @@ def start(
     home: Path | None = options.HOME,
 ) -> None:
     """Check, join the market and serve its jobs until SIGTERM/SIGINT (a second one: at once)."""
+    from nosana_node.api.wiring import serve_node_api
     from nosana_node.node.checks import require, run_checks
     from nosana_node.node.events import NodeEvent, log_events
     from nosana_node.node.loop import Node
@@ -59,6 +60,7 @@ def start(
     loaded = _load(network, rpc_url, home)
     parts = build_parts(loaded, market)
     lock = HomeLock(Path(loaded.config.home))
+    api = None
     try:
         lock.acquire(str(parts.wallet), str(parts.market))
         endpoint = parts.chain.endpoint
@@ -71,13 +73,19 @@ def start(
             parts.events.publish(NodeEvent("check", data=result.to_json()))
         require(results)
         node = Node(parts)
+        api = serve_node_api(loaded, parts)  # before the log: a logged event is known to the API
         parts.events.subscribe(log_events)
+        if api is not None:
+            token = Path(loaded.config.home) / "api-token"
+            _out(f"  API and status page {api.url}/ (operator token in {token})")
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: node.stop())
         _out("serving; SIGTERM or Ctrl-C stops (the running job may finish first; twice: at once)")
         code = node.run()
         print("node stopped", file=sys.stderr, flush=True)
     finally:
+        if api is not None:
+            api.stop()
         lock.release()
         parts.close()
     raise typer.Exit(code)

@@ -57,6 +57,10 @@ class Kind:
     def show(self, value: Any) -> str:
         return "-" if value is None else str(value)
 
+    def plain(self, value: Any) -> Any:
+        """``value`` as JSON can hold it (``config show --json``)."""
+        return str(value) if isinstance(value, Path) else value
+
 
 class Text(Kind):
     label = "string"
@@ -358,3 +362,79 @@ class TextList(Kind):
 
     def show(self, value: Any) -> str:
         return ", ".join(value) if value else "-"
+
+
+@dataclass(frozen=True)
+class ListenAddress:
+    """Where a server listens: an address and a port (0: any free port); or not at all."""
+
+    address: str
+    port: int
+    enabled: bool = True
+
+    def __str__(self) -> str:
+        if not self.enabled:
+            return "off"
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"{host}:{self.port}"
+
+
+_OFF = frozenset({"off", "false", "no", "none"})
+
+
+class Listen(Kind):
+    """A listen address: ``{:address "127.0.0.1" :port 8989}`` (EDN; either key may be left out),
+    ``HOST:PORT``, ``[v6]:PORT``, ``:PORT`` or ``PORT`` (flags, environment); ``false`` / ``off``:
+    not served (``enabled`` false)."""
+
+    label = "listen address"
+
+    def __init__(self, default: ListenAddress) -> None:
+        self.default = default
+
+    def _off(self) -> ListenAddress:
+        return ListenAddress(self.default.address, self.default.port, enabled=False)
+
+    def from_value(self, value: Any) -> ListenAddress:
+        if value is False:
+            return self._off()
+        if isinstance(value, str):
+            return self.from_text(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return ListenAddress(self.default.address, self._port(value))
+        if not isinstance(value, dict):
+            raise ValueError('{:address "127.0.0.1" :port 8989}, "HOST:PORT", or false')
+        given = {str(k).lstrip(":"): v for k, v in value.items()}
+        unknown = set(given) - {"address", "port"}
+        if unknown:
+            raise ValueError(f"a map of :address and :port (not :{sorted(unknown)[0]})")
+        address = given.get("address", self.default.address)
+        if not isinstance(address, str) or not address.strip():
+            raise ValueError(':address as a string, e.g. "127.0.0.1" or "0.0.0.0"')
+        return ListenAddress(address.strip(), self._port(given.get("port", self.default.port)))
+
+    def from_text(self, text: str) -> ListenAddress:
+        text = text.strip()
+        if text.lower() in _OFF:
+            return self._off()
+        host, sep, port = text.rpartition(":")
+        if not sep:
+            host, port = "", text
+        host = host.strip("[]") or self.default.address
+        try:
+            number = int(port)
+        except ValueError:
+            raise ValueError('"HOST:PORT" (e.g. "127.0.0.1:8989"), "PORT", or "off"') from None
+        return ListenAddress(host, self._port(number))
+
+    @staticmethod
+    def _port(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
+            raise ValueError(":port as a number 0-65535 (0: any free port)")
+        return value
+
+    def show(self, value: Any) -> str:
+        return str(value)
+
+    def plain(self, value: Any) -> Any:
+        return {"address": value.address, "port": value.port} if value.enabled else False

@@ -19,8 +19,13 @@ from nosana_node.secrets.masking import MaskingFilter, process_masker
 _HANDLER_NAME = "nosana-node"
 
 
+#: Ids a record may carry (``log.info(..., extra={"event": "finished", "job": ...})``), in order.
+IDS = ("event", "job", "run", "op", "flow")
+
+
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message (and the traceback, if any)."""
+    """One JSON object per line: time, level, logger, the ids the record carries (``event``,
+    ``job``, ``run``, ``op``, ``flow``: see :data:`IDS`), message (and the traceback, if any)."""
 
     def format(self, record: logging.LogRecord) -> str:
         doc = {
@@ -28,8 +33,12 @@ class JsonFormatter(logging.Formatter):
             + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
         }
+        for key in IDS:
+            value = getattr(record, key, None)
+            if value is not None:
+                doc[key] = process_masker().mask(str(value))
+        doc["message"] = record.getMessage()
         if record.exc_info:
             doc["exception"] = self.formatException(record.exc_info)
         elif record.exc_text:

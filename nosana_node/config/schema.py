@@ -21,6 +21,8 @@ from nosana_node.config.kinds import (
     Integer,
     Keypair,
     Kind,
+    Listen,
+    ListenAddress,
     Number,
     PathKind,
     SecretMap,
@@ -259,6 +261,10 @@ class ChainConfig:
     )
 
 
+#: Where the node's API listens unless told otherwise: loopback only.
+DEFAULT_API = ListenAddress("127.0.0.1", 8989)
+
+
 @dataclass(frozen=True)
 class NodeSettings:
     drain_timeout: float = field(
@@ -303,6 +309,14 @@ class NodeSettings:
             Boolean(),
             "Let jobs from the market read this node's vault (nos/vault values). Off: only secrets of "
             "the Nosana secrets manager (:vault :nosana-endpoint) reach market jobs.",
+        ),
+    )
+    api: ListenAddress = field(
+        default=DEFAULT_API,
+        metadata=meta(
+            Listen(DEFAULT_API),
+            "Where `node start` serves its HTTP API and status page: {:address :port} (0.0.0.0 to "
+            "serve other hosts), or false. Job logs need the operator token or the poster's signature.",
         ),
     )
 

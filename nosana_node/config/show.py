@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from nosana_node.config.load import LoadedConfig
@@ -35,7 +34,7 @@ def rows(loaded: LoadedConfig, only: list[str] | None = None) -> list[Row]:
             plain: Any = MASK if value else None
         else:
             shown = s.kind.show(value)
-            plain = str(value) if isinstance(value, Path) else value
+            plain = s.kind.plain(value)
         out.append(Row(s.key, shown, plain, str(loaded.sources[s.key]), s.doc))
     secrets_doc = next(s.doc for s in SETTINGS if s.key == "secrets")
     refs = dict(loaded.secret_sources)

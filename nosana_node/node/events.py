@@ -189,7 +189,8 @@ def log_events(event: NodeEvent) -> None:
     }
     line = lines.get(event.kind)
     if line is not None:
-        (log.warning if event.kind == "retry" else log.info)(line())
+        extra = {"event": event.kind, "job": job, "run": run}
+        (log.warning if event.kind == "retry" else log.info)(line(), extra=extra)
 
 
 def _when(unix: float | None) -> str:

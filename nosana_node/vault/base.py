@@ -96,6 +96,11 @@ class Vault(ABC):
     def close(self) -> None:  # noqa: B027 - a backend without connections has nothing to release
         """Release connections."""
 
+    def ping(self) -> str:
+        """What the backend is, once it answered and accepted the node's credentials (raises
+        :class:`Failure` otherwise); a backend without a server has nothing to ask."""
+        return self.describe()
+
     def __enter__(self) -> Vault:
         return self
 

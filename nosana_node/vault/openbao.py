@@ -52,6 +52,12 @@ class OpenBaoVault(Vault):
                 self._client.adapter.close()
                 self._client = None
 
+    def ping(self) -> str:
+        """The server answers and still accepts the token (``lookup-self``)."""
+        client = self._fresh_client()
+        self._guard(lambda: client.auth.token.lookup_self())
+        return f"{self.describe()}: token accepted"
+
     # -- connection and token ----------------------------------------------------------------------
 
     def _connect(self) -> Any:

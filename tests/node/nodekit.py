@@ -172,6 +172,7 @@ class NodeProcess:
             NOSANA_DOCKER_TIMEOUT="120",
             NOSANA_CHAIN_RETRY_FOR="60",
             NOSANA_NODE_MIN_FREE_DISK="1m",
+            NOSANA_NODE_API="127.0.0.1:0",  # any free port: several nodes run at once
         )
         base.update(env or {})
         self.env, self.keypair, self.wallet = base, keypair, wallet_of(keypair)

@@ -91,6 +91,7 @@ def test_bad_documents_are_finished_with_a_failed_result_saying_why(
     market.wait_done(job)
     doc = market.result(job)
     assert doc["status"] == "failed" and "do not read this node's vault" in doc["jobs"][0]["error"]
+    node.wait_line(rf"job {job} finished: result Qm\w+ \(failed\)", since=mark)  # logged after the chain
     node.wait_line(r"waiting in the queue", since=mark)  # it went on serving
     assert node.count(r"finished: result Qm\w+ \(failed\)") == len(cases) + 1
     assert no_traceback(node.output)
