@@ -9,7 +9,6 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,7 +19,7 @@ from nosana_node.api.client import LogClient
 from nosana_node.chain.endpoint import Endpoint
 from tests.api.apikit import WAIT, eventually, gated, open_gate
 from tests.node.conftest import start_node  # noqa: F401 - fixture
-from tests.node.nodekit import Market, NodeProcess
+from tests.node.nodekit import Market, NodeProcess, pipeline
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -150,10 +149,25 @@ def test_the_status_page_shows_the_nodes_current_job_and_its_live_log(
     assert not errors, errors
 
 
-def test_the_api_is_off_or_its_port_is_taken(start_node: Any, tmp_path: Path) -> None:  # noqa: F811
-    off = start_node(env={"NOSANA_NODE_API": "off"})
+def test_the_api_is_off_or_its_port_is_taken(start_node: Any, market: Market) -> None:  # noqa: F811
+    off = start_node(env={"NOSANA_NODE_API": "off", "NOSANA_LOG_FORMAT": "text"})
     off.wait_line("waiting in the queue")
     assert "API and status page" not in off.output
+    # no API: the node's log (human text) still tells each lifecycle event and each op once
+    job = str(market.post(pipeline("echo no-api")))
+    off.wait_line(f"job {job} finished")
+    events = (
+        "claimed [(]run",
+        "started [(]flow",
+        "result stored: Qm",
+        "finish sent: ",
+        "finished: result Qm",
+    )
+    said = {what: off.count(rf"^\S+ \S+ INFO nosana_node\.\S+: job {job} {what}") for what in events}
+    assert set(said.values()) == {1}, said
+    assert off.count(rf"INFO nosana_node\.api: job {job} op work started$") == 1
+    assert off.count(rf"INFO nosana_node\.api: job {job} op work ended: succeeded$") == 1
+    assert not off.count(r'^[{]"time"')  # text, not JSON
     import socket
 
     taken = socket.socket()
