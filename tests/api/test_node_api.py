@@ -9,6 +9,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,6 +25,8 @@ from tests.node.nodekit import Market, NodeProcess, pipeline
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 PRICE = 1000  # NOS base units per second
+SECRET = "tok-5ecr3t-api-value-17"
+TOKEN_ENV = "    environment:\n      TOKEN: {type: nos/vault, value: ci/token}\n"
 
 
 @pytest.fixture
@@ -42,14 +45,20 @@ def test_the_poster_follows_a_job_live_and_the_node_reports_it(
     start_node: Any,  # noqa: F811
     market: Market,
     endpoint: Endpoint,
+    tmp_path: Path,
 ) -> None:
-    node = start_node(env={"NOSANA_LOG_FORMAT": "json"})
+    home = tmp_path / "node"
+    home.mkdir()
+    (home / "config.edn").write_text(  # a secret the job reads: masked in all the API says
+        '{:vault {:backend :config} :secrets {"ci/token" #env NODE_TEST_TOKEN} :node {:vault-secrets true}}\n'
+    )
+    node = start_node(home=home, env={"NOSANA_LOG_FORMAT": "json", "NODE_TEST_TOKEN": SECRET})
     url = api_url(node)
     node.wait_line("waiting in the queue")
     token = (node.home / "api-token").read_text().strip()
     operator = {"Authorization": f"Bearer {token}"}
     tag = uuid.uuid4().hex[:8]
-    job = str(market.post(gated(f"echo line-$((40+2))-{tag}")))
+    job = str(market.post(gated(f"echo line-$((40+2))-{tag} token=$TOKEN", extra=TOKEN_ENV)))
     with httpx.Client(base_url=url, timeout=WAIT) as http:
         eventually(
             lambda: (http.get("/status").json().get("current") or {}).get("job") == job, message="current"
@@ -75,7 +84,9 @@ def test_the_poster_follows_a_job_live_and_the_node_reports_it(
         stranger = http.get(f"/jobs/{job}/logs")
     assert records[0].pop("gate") == "opened"
     text = "".join(r["d"] for r in records if r["type"] == "log")
-    assert f"line-42-{tag}\n" in text and text == stored
+    assert f"line-42-{tag} token=[MASKED]\n" in text and text == stored
+    said = [json.dumps(records), stored, json.dumps(detail), json.dumps(listed), metrics, node.output]
+    assert not [i for i, what in enumerate(said) if SECRET in what]
     assert records[-1] == {"type": "end", "t": records[-1]["t"], "status": "succeeded"}
     assert stranger.status_code == 401
     # what the node says about it
