@@ -226,3 +226,23 @@ def test_a_follower_limit_says_503(home: Path) -> None:
         run.join()
     recorder.close()
     assert events[-1].event == "end" and events[-1].data["status"] == "stopped"
+
+
+def test_connections_past_the_limit_get_503_until_some_close(home: Path) -> None:
+    with serve(home, LogBus(), max_connections=3) as api:
+        port = api.server.port
+        assert port is not None
+        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]  # nothing sent
+        guard = api.server.guard
+        assert guard is not None
+        eventually(lambda: guard.open == 3, message="three connections counted")
+        refused = httpx.get(f"{api.url}/health", timeout=WAIT)
+        assert refused.status_code == 503 and "too many connections" in refused.text
+        idle.pop().close()
+        eventually(lambda: guard.open == 2, message="a connection closed")
+        with api.client() as client:  # one connection, kept alive: served
+            assert client.get("/health").status_code == 200
+            assert client.get("/metrics").status_code == 200
+        for sock in idle:
+            sock.close()
+        eventually(lambda: guard.open == 0, message="every connection closed")
