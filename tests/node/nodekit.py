@@ -74,7 +74,14 @@ class Market:
     """One market of a test on the served local market, and a client of it."""
 
     def __init__(
-        self, served: Served, endpoint: Endpoint, *, price: int = 0, timeout: int = 3600, minimum: int = 0
+        self,
+        served: Served,
+        endpoint: Endpoint,
+        *,
+        price: int = 0,
+        timeout: int = 3600,
+        minimum: int = 0,
+        access_key: Pubkey | None = None,
     ) -> None:
         self.served, self.endpoint = served, endpoint
         admin, market = endpoint.local_keypair("admin"), Keypair()
@@ -86,6 +93,7 @@ class Market:
             job_timeout=timeout,
             node_xnos_minimum=minimum,
             program_id=endpoint.addresses.jobs_program,
+            **({} if access_key is None else {"access_key": access_key}),
         )
         with RpcClient(endpoint.rpc_url) as rpc:
             rpc.send([ix], [admin, market])
