@@ -150,7 +150,8 @@ def test_a_key_gated_market_and_too_little_disk_fail_their_checks(
         node = start_node(market_address=gated.address)
         assert node.wait() == 2
         out = node.output
-        assert f"FAIL  access key   the market admits holders of an NFT of collection {collection} only" in out
+        verdict = f"the market admits holders of an NFT of collection {collection} only"
+        assert f"FAIL  access key   {verdict}" in out
         assert f"get one into {node.wallet}, or join an open market" in out
         assert "start-up check(s) failed (access key)" in out and no_traceback(out)
         assert not gated.client.market(gated.address).queue  # nothing was joined
