@@ -167,7 +167,9 @@ class NodeProcess:
         ws_url: str,
         env: dict[str, str] | None = None,
         args: tuple[str, ...] = (),
+        stderr: Path | None = None,
     ) -> None:
+        """``stderr``: a file for the node's stderr (else it is read with stdout, line by line)."""
         self.home = home
         base = {k: v for k, v in os.environ.items() if not k.startswith(("NOSANA_", "VAULT_", "BAO_"))}
         base.update(
@@ -189,7 +191,7 @@ class NodeProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "nosana_node", "node", "start", *args],
             stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
+            stderr=subprocess.STDOUT if stderr is None else stderr.open("w"),
             text=True,
             env=base,
             cwd=REPO,
