@@ -36,10 +36,11 @@ from solders.pubkey import Pubkey
 from solders.transaction import Transaction
 
 from nosana_node.chain.addresses import MAINNET
+from nosana_node.chain.keyfile import read_keypair
 from nosana_node.chain.transactions import finish, list_job, open_market, work
 from nosana_node.localnet.chain import LocalChain
 from nosana_node.localnet.genesis import Genesis, MarketInfo, Wallet, apply_genesis
-from nosana_node.localnet.ledger import Ledger, read_keypair
+from nosana_node.localnet.ledger import Ledger
 from nosana_node.localnet.program import program_bytes
 
 JOB = hashlib.sha256(b"bench job").digest()

@@ -41,8 +41,8 @@ def _default_url(url: str | None) -> str:
 
 
 def _admin(ledger: Path | None) -> Any:
+    from nosana_node.chain.keyfile import read_keypair
     from nosana_node.errors import UserInputError
-    from nosana_node.localnet.ledger import read_keypair
 
     path = _ledger_dir(ledger) / "keys" / "admin.json"
     if not path.exists():
