@@ -17,6 +17,7 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from nosana_node.chain.documents import pipeline_document
+from nosana_node.chain.provider import Provider
 from nosana_node.chain.rpc import RpcClient
 from nosana_node.chain.transactions import open_market
 from nosana_node.storage.cid import Cid
@@ -43,7 +44,7 @@ def new_market(market: LocalMarket, price: int = 0) -> str:
         program_id=endpoint.addresses.jobs_program,
     )
     with RpcClient(endpoint.rpc_url) as rpc:
-        rpc.send([ix], [admin, address])
+        Provider(rpc, admin).send([ix], [address], action="open market")
     return str(address.pubkey())
 
 
