@@ -17,7 +17,7 @@ from nosana_node.flow.model import FlowStatus, OpStatus
 from nosana_node.jobdef.result import flow_state
 from nosana_node.jobdef.settings import JobdefSettings
 from nosana_node.resources.settings import ResourceSettings
-from tests.corekit import IMAGE, engine
+from tests.corekit import IMAGE, engine, leftover_containers
 from tests.jobdef.runkit import Events, job, leftovers, log_text, run
 from tests.resources.conftest import s3_client
 from tests.resources.servers import RegistryStandIn, moto_s3
@@ -192,11 +192,18 @@ def test_gpu_ops_request_devices(home: Path, tmp_path: Path) -> None:
         container.remove(api, created)
         api.close()
     assert [(r["Count"], r["Capabilities"]) for r in requests] == [(-1, [["gpu"]])]
-    flow = run(home, job([{"id": "train", "args": {"cmd": "true", "gpu": True}}]))
-    state = flow.states["train"]
-    assert state.status is OpStatus.FAILED and state.reason == "engine"
-    assert "GPU requested but this Docker engine cannot provide one" in (state.error or "")
-    assert len((state.error or "").splitlines()) == 1
+    ops = [{"id": "cpu", "args": {"cmd": "true"}}, {"id": "train", "args": {"cmd": "true", "gpu": True}}]
+    for gpus in (None, 2):  # all GPUs, or the count of `:docker :gpus`
+        flow = run(home / str(gpus), job(ops), gpus=gpus)
+        assert flow.states["cpu"].status is OpStatus.SUCCEEDED  # no device request without `gpu`
+        state = flow.states["train"]
+        assert state.status is OpStatus.FAILED and state.reason == "engine"
+        # the engine's own account of the op's container: a device request with the gpu capability
+        assert (state.error or "").startswith("GPU requested but this Docker engine cannot provide one")
+        assert "capabilities: [[gpu]]" in (state.error or "")
+        assert len((state.error or "").splitlines()) == 1
+        assert leftovers(flow.id) == {"volumes": [], "networks": []}
+        assert leftover_containers(home / str(gpus)) == []
 
 
 def test_health_checks_that_never_pass_fail_the_op(home: Path) -> None:
