@@ -187,7 +187,9 @@ def test_gpu_ops_request_devices(home: Path, tmp_path: Path) -> None:
     )
     created = container.create(api, spec)
     try:
-        requests = api.inspect_container(created)["HostConfig"]["DeviceRequests"]
+        host_config = api.inspect_container(created)["HostConfig"]
+        requests = host_config["DeviceRequests"]
+        assert host_config["RestartPolicy"]["Name"] in ("", "no")  # job containers never restart
     finally:
         container.remove(api, created)
         api.close()

@@ -53,6 +53,16 @@ def test_job_run_prints_the_flow_state_and_exits_0(tmp_path: Path, home: Path) -
             [{"id": "a", "args": {"cmd": "true", "expose": [8080, "8000-8100"]}}],
             "port 8080 falls within range",
         ),
+        (
+            [
+                {
+                    "id": "a",
+                    "args": {"cmd": "true", "restart_policy": {"policy": "on-failure", "restart_tries": 3}},
+                }
+            ],
+            "ops[0].args.restart_policy: unknown key 'restart_policy' (refused as @nosana/sdk 0.4.69 refuses"
+            " it, though newer @nosana/types accept it: this node never restarts a job's container)",
+        ),
     ],
 )
 def test_bad_job_definitions_are_refused_with_one_line(
