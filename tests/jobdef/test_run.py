@@ -4,6 +4,7 @@ every fault leaving nothing behind."""
 
 from __future__ import annotations
 
+import json
 import threading
 import urllib.request
 from pathlib import Path
@@ -14,11 +15,13 @@ from nosana_node.clock import ManualClock
 from nosana_node.docker import container
 from nosana_node.docker.images import ImageUnavailableError
 from nosana_node.flow.model import FlowStatus, OpStatus
+from nosana_node.jobdef import loads
+from nosana_node.jobdef.compile import compile_job
 from nosana_node.jobdef.result import flow_state
 from nosana_node.jobdef.settings import JobdefSettings
 from nosana_node.resources.settings import ResourceSettings
 from tests.corekit import IMAGE, engine, leftover_containers
-from tests.jobdef.runkit import Events, job, leftovers, log_text, run
+from tests.jobdef.runkit import Events, job, leftovers, log_text, run, runner
 from tests.resources.conftest import s3_client
 from tests.resources.servers import RegistryStandIn, moto_s3
 
@@ -115,6 +118,58 @@ def test_groups_literals_results_and_a_server_stopped_when_its_client_ends(home:
     assert "".join(e["log"] for e in stdout) == f"hello\njob={flow.id}\n"
     assert all(isinstance(e["timestamp"], int) for e in client["logs"])
     assert leftovers(flow.id) == {"volumes": [], "networks": []}
+
+
+def test_literals_spreads_and_log_types_resolve_when_the_op_starts(home: Path) -> None:
+    producer = 'echo \'["x","y"]\'; echo \'{"A":"1","B":"2"}\'; echo warn-disk >&2'
+    data = job(
+        [
+            {
+                "id": "produce",
+                "args": {"cmd": ["sh", "-c", producer]},
+                "results": {
+                    "list": "^\\[.*\\]$",
+                    "obj": "^\\{.*\\}$",
+                    "warn": {"regex": "warn-(\\w+)", "logType": ["stderr"]},
+                    "warnout": {"regex": "warn-(\\w+)", "logType": ["stdout"]},
+                },
+            },
+            {
+                "id": "consume",
+                "args": {
+                    "cmd": [
+                        "sh",
+                        "-c",
+                        'echo "$@"; echo A=$A B=$B',
+                        "argv0",
+                        "%%ops.produce.results.list%%",  # a JSON list match: each item
+                        "%%global.host%%",
+                        "%%global.project%%",
+                        "%%global.job%%",
+                        "%%ops.produce.results.warn%%",
+                    ],
+                    "env": {"__spread__": "%%ops.produce.results.obj%%"},
+                    "resources": ["__remove-if-empty__", {"__spread__": "%%ops.produce.results.warnout%%"}],
+                },
+            },
+        ]
+    )
+    context = {"NOS_NODE_ADDRESS": "NodeAddr", "NOS_PROJECT_ADDRESS": "ProjAddr"}
+    flow = compile_job(loads(json.dumps(data)), context=context)
+    flow_runner = runner(home)
+    try:
+        with flow_runner.cancel_token() as token:
+            flow = flow_runner.run(flow, cancel=token)
+    finally:
+        flow_runner.close()
+    assert flow.status is FlowStatus.SUCCEEDED, flow.error
+    assert flow.states["produce"].results.values == {
+        "list": ['["x","y"]'],
+        "obj": ['{"A":"1","B":"2"}'],
+        "warn": ["warn-disk", "disk"],
+        "warnout": [],
+    }
+    assert log_text(flow, "consume", "stdout") == f"x y NodeAddr ProjAddr {flow.id} warn-disk disk\nA=1 B=2\n"
 
 
 def test_a_volume_is_shared_by_two_ops_and_removed_with_the_job(home: Path) -> None:
