@@ -312,3 +312,15 @@ def test_resource_faults_fail_the_op_before_its_container_naming_the_resource(ho
     assert corrupt.status is OpStatus.FAILED and "sha256" in (corrupt.error or "")
     assert "Ollama" in (corrupt.error or "") and missing.exit_code is None and corrupt.exit_code is None
     assert leftovers(flow.id) == {"volumes": [], "networks": []}
+
+
+def test_the_registry_password_is_masked_in_the_log_the_result_and_the_store(home: Path) -> None:
+    secret = "s3cr3t-pw-123"
+    auth = {"docker": {"username": "u", "password": secret, "server": "localhost"}}
+    flow = run(home, job([{"id": "a", "args": {"cmd": f"echo pw={secret}", "authentication": auth}}]))
+    assert flow.status is FlowStatus.SUCCEEDED, flow.error
+    assert log_text(flow, "a", "stdout") == "pw=[MASKED]\n"
+    document = flow_state(flow)
+    assert secret not in json.dumps(document) and "[MASKED]" in json.dumps(document)
+    stored = [p for p in home.rglob("*") if p.is_file()]  # state.db, its WAL, logs
+    assert stored and not [p for p in stored if secret.encode() in p.read_bytes()]
