@@ -55,6 +55,8 @@ def test_a_job_ended_by_its_poster_loses_its_container_within_2s_and_the_node_go
     assert node.count(rf"job {job} stopped on chain") == 1  # each lifecycle event logged once
     account = market.client.job(job)
     assert account.state == JobState.DONE and not any(account.ipfs_result)  # no result: ended
+    assert market.client.runs(job=job) == {}  # the run is released (closed by the chain)
+    assert node.wallet in market.client.market(market.address).queue  # and the node serves again
     assert _record(node.home, job).step is Step.STOPPED
 
 
