@@ -5,10 +5,11 @@ Created on first use by a ``container/run`` or ``container/create-volume`` op of
 
 - the job's network: on the node's default networks (``isolated``, ``bridge``) each job gets a
   bridge network of its own, ``nosana-<flow id>`` (labelled like job containers; bridge
-  interface ``nsj…``), so that its ops reach each other by name (``%%ops.ID.host%%``) and no
-  other job's; with ``isolated`` the node's firewall rules (:mod:`nosana_node.docker.firewall`)
-  cover every ``nsj…`` bridge too: no service of the host is reachable. ``none`` and a named
-  network are used as they are;
+  interface ``nsj…``, ``nsb…`` with ``bridge``), so that its ops reach each other by name
+  (``%%ops.ID.host%%``) and no other job's; with ``isolated`` the node's firewall rules
+  (:mod:`nosana_node.docker.firewall`) cover every ``nsj…`` bridge too: no service of the host is
+  reachable; ``bridge`` exposes them, as Docker's bridge does. ``none`` and a named network are
+  used as they are;
 - volumes (``container/create-volume``): Docker named volumes ``nosana-<flow id>-<name>``,
   labelled with the store and the flow;
 - private directories under ``<home>/flows/<id>/private`` (writable resource copies, merged
@@ -39,8 +40,10 @@ if TYPE_CHECKING:
 NAME = "jobdef-env"
 VOLUME = "io.nosana.volume"
 SHARED_NETWORKS = ("bridge", "isolated")
-#: prefix of the bridge interfaces of job networks (at most 15 characters in all)
+#: prefix of the bridge interfaces of job networks (at most 15 characters in all); the firewall
+#: rules cover ``nsj+``, so the bridges of ``bridge`` mode get another prefix, out of their scope
 INTERFACE_PREFIX = "nsj"
+OPEN_INTERFACE_PREFIX = "nsb"
 
 
 def volume_name(flow_id: str, name: str) -> str:
@@ -79,7 +82,8 @@ class JobEnv:
                     with engine_call(f"cannot inspect the job network {self.network}"):
                         self.api.inspect_network(self.network)
                 except EngineNotFound:
-                    interface = INTERFACE_PREFIX + hashlib.sha256(self.network.encode()).hexdigest()[:12]
+                    prefix = INTERFACE_PREFIX if self.isolated else OPEN_INTERFACE_PREFIX
+                    interface = prefix + hashlib.sha256(self.network.encode()).hexdigest()[:12]
                     with engine_call(f"cannot create the job network {self.network}"):
                         self.api.create_network(
                             self.network,
