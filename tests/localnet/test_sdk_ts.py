@@ -146,6 +146,7 @@ def test_the_official_sdk_runs_a_job_and_reads_stakes_nodes_and_parsed_transacti
             ),
             "authority": wallets["node-1"]["pubkey"],
         }
+        assert out["stakeVault"] == 10_000  # the vault PDA holds what was staked
         assert out["stakes"] == 2 and out["nodes"] == 0
         parsed = out["parsed"]
         keys = parsed["transaction"]["message"]["accountKeys"]
