@@ -160,8 +160,10 @@ def post(
 
     if (repo is None) != (commit is None):
         raise _user_error("--repo and --commit go together: the repository and the commit to check out")
-    if repo is not None and not re.match(r"^(https?|git|ssh)://|^[\w.-]+@[\w.-]+:", repo):
-        raise _user_error(f"--repo: {repo!r} is not a repository URL (https://..., git@host:...)")
+    if repo is not None and not re.match(r"^https?://[^\s/]+", repo):
+        raise _user_error(
+            f"--repo: {repo!r} is not a repository URL a node checks out (https://..., http://...)"
+        )
     if commit is not None and not _COMMIT.match(commit):
         raise _user_error(f"--commit: {commit!r} is not a commit SHA (7 to 64 hex digits)")
     try:
