@@ -80,7 +80,7 @@ def start(
     ),
 ) -> None:
     """Check, join the market and serve its jobs until SIGTERM/SIGINT (a second one: at once)."""
-    from nosana_node.api.wiring import serve_node_api
+    from nosana_node.api.wiring import node_bus, serve_node_api
     from nosana_node.node.checks import require, run_checks
     from nosana_node.node.events import NodeEvent, log_events
     from nosana_node.node.loop import Node
@@ -106,7 +106,8 @@ def start(
             parts.events.publish(NodeEvent("check", data=result.to_json()))
         require(results)
         node = Node(parts)
-        api = serve_node_api(loaded, parts)  # before the log: a logged event is known to the API
+        bus = node_bus(parts)  # the runner's reporter: live lines, ops in the node's log
+        api = serve_node_api(loaded, parts, bus)  # before the log: a logged event is known to the API
         parts.events.subscribe(log_events)
         if api is not None:
             token = Path(loaded.config.home) / "api-token"

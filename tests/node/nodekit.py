@@ -28,6 +28,7 @@ from nosana_node.chain.accounts import JobAccount, JobState
 from nosana_node.chain.client import ChainClient
 from nosana_node.chain.documents import pipeline_document
 from nosana_node.chain.endpoint import Endpoint
+from nosana_node.chain.provider import Provider
 from nosana_node.chain.rpc import RpcClient
 from nosana_node.chain.transactions import open_market
 from nosana_node.storage.cid import Cid
@@ -96,7 +97,7 @@ class Market:
             **({} if access_key is None else {"access_key": access_key}),
         )
         with RpcClient(endpoint.rpc_url) as rpc:
-            rpc.send([ix], [admin, market])
+            Provider(rpc, admin).send([ix], [market], action="open market")
         self.address = market.pubkey()
         self.client: ChainClient = ChainClient.connect(endpoint, endpoint.local_keypair("client-1"), FAST)
         self.storage = KuboStorage(served.rpc_url, HttpOptions(timeout=30, retries=2), label="local market")
