@@ -55,6 +55,46 @@ def fetch_document(loaded: Any, digest: bytes, max_size: int) -> tuple[str, byte
         return str(cid), storage.get(cid, max_size=max_size)
 
 
+def job_document(file: Path, repo: str | None, commit: str | None) -> dict[str, Any]:
+    """The document posted for ``file``: a job definition as its JSON data (as the official
+    CLI posts it), a pipeline as a pipeline document; invalid input prints its problems and
+    exits 2."""
+    from nosana_node.chain.documents import MAX_PIPELINE_BYTES, pipeline_document
+    from nosana_node.cli.options import print_problems
+    from nosana_node.formats import JOBDEF, detect
+    from nosana_node.jobdef import validate_document
+    from nosana_node.jobdef.source import load_source
+    from nosana_node.pipeline import load
+    from nosana_node.pipeline.problems import ProblemList
+
+    try:
+        source, fmt = load_source(file)
+    except ProblemList:
+        source = None  # unreadable as either: the pipeline loader says why
+    if source is not None and detect(source.data) == JOBDEF:
+        if repo is not None:
+            raise _user_error("--repo and --commit are for pipelines: a job definition names its images")
+        try:
+            job = validate_document(source, fmt)  # type: ignore[arg-type]
+        except ProblemList as exc:
+            print_problems(exc.lines)
+            raise typer.Exit(2) from None
+        for warning in job.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        document: dict[str, Any] = job.document.data
+        if len(json.dumps(document).encode()) > MAX_PIPELINE_BYTES:
+            raise _user_error(f"{file}: larger than {MAX_PIPELINE_BYTES} bytes")
+        return document
+    try:
+        doc, _ = load(file)
+    except ProblemList as exc:
+        print_problems(exc.lines)
+        raise typer.Exit(2) from None
+    if len(doc.text.encode()) > MAX_PIPELINE_BYTES:
+        raise _user_error(f"{file}: larger than {MAX_PIPELINE_BYTES} bytes")
+    return pipeline_document(doc.text, repo, commit)
+
+
 def _user_error(message: str) -> Exception:
     from nosana_node.errors import UserInputError
 
@@ -135,7 +175,9 @@ def _view(client: Any, address: Any) -> Any:
 # -- post -----------------------------------------------------------------------------------------
 @app.command("post")
 def post(
-    file: Path = typer.Argument(..., help="Pipeline file (YAML).", show_default=False),
+    file: Path = typer.Argument(
+        ..., help="Pipeline (YAML) or job definition (JSON or YAML) file.", show_default=False
+    ),
     market: str | None = chainctx.option(
         "--market",
         "NAME|ADDRESS",
@@ -153,26 +195,15 @@ def post(
     rpc_url: str | None = RPC_URL,
     as_json: bool = JSON,
 ) -> None:
-    """Post a pipeline as a job: store its document, list it on the market (exit 2: bad input)."""
-    from nosana_node.chain.documents import MAX_PIPELINE_BYTES, pipeline_document
-    from nosana_node.cli.options import print_problems
-    from nosana_node.pipeline import load
-    from nosana_node.pipeline.problems import ProblemList
-
+    """Post a pipeline or a job definition as a job: store its document, list it on the market
+    (exit 2: bad input)."""
     if (repo is None) != (commit is None):
         raise _user_error("--repo and --commit go together: the repository and the commit to check out")
     if repo is not None and not re.match(r"^(https?|git|ssh)://|^[\w.-]+@[\w.-]+:", repo):
         raise _user_error(f"--repo: {repo!r} is not a repository URL (https://..., git@host:...)")
     if commit is not None and not _COMMIT.match(commit):
         raise _user_error(f"--commit: {commit!r} is not a commit SHA (7 to 64 hex digits)")
-    try:
-        doc, _ = load(file)
-    except ProblemList as exc:
-        print_problems(exc.lines)
-        raise typer.Exit(2) from None
-    if len(doc.text.encode()) > MAX_PIPELINE_BYTES:
-        raise _user_error(f"{file}: larger than {MAX_PIPELINE_BYTES} bytes")
-    document = pipeline_document(doc.text, repo, commit)
+    document = job_document(file, repo, commit)
     seconds = None if timeout is None else chainctx.parse_seconds(timeout, "--timeout")
 
     loaded = chainctx.load(network, rpc_url)

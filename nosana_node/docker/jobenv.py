@@ -5,10 +5,11 @@ Created on first use by a ``container/run`` or ``container/create-volume`` op of
 
 - the job's network: on the node's default networks (``isolated``, ``bridge``) each job gets a
   bridge network of its own (:class:`~nosana_node.docker.network.FlowNetwork`,
-  ``nosana-<flow id>``, labelled like job containers; bridge interface ``nsj…``), so that its
-  ops reach each other by name (``%%ops.ID.host%%``) and no other job's; with ``isolated`` the
-  node's firewall rules (:mod:`nosana_node.docker.firewall`) cover every ``nsj…`` bridge too: no
-  service of the host is reachable. ``none`` and a named network are used as they are;
+  ``nosana-<flow id>``, labelled like job containers; bridge interface ``nsj…``, ``nsb…`` with
+  ``bridge``), so that its ops reach each other by name (``%%ops.ID.host%%``) and no other job's;
+  with ``isolated`` the node's firewall rules (:mod:`nosana_node.docker.firewall`) cover every
+  ``nsj…`` bridge too: no service of the host is reachable; ``bridge`` exposes them, as Docker's
+  bridge does. ``none`` and a named network are used as they are;
 - volumes (``container/create-volume``): Docker named volumes ``nosana-<flow id>-<name>``,
   labelled with the store and the flow;
 - private directories under ``<home>/flows/<id>/private`` (writable resource copies, merged

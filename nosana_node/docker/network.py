@@ -39,8 +39,11 @@ ISOLATED = "isolated"
 NAME = "nosana-jobs"
 INTERFACE = "nosana-jobs"  # the bridge's interface on the host (at most 15 characters)
 ROLE = "io.nosana.network"
-#: prefix of the bridge interfaces of job definitions' own networks (at most 15 characters in all)
+#: prefix of the bridge interfaces of job definitions' own networks (at most 15 characters in all);
+#: the firewall rules cover ``nsj+``, so the bridges of ``bridge`` mode get another prefix, out of
+#: their scope
 FLOW_INTERFACE_PREFIX = "nsj"
+OPEN_FLOW_INTERFACE_PREFIX = "nsb"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -149,7 +152,8 @@ class DockerNetwork:
 class FlowNetwork:
     """The bridge network of one job definition's ops (``nosana-<flow id>``), so that they reach
     each other by name and no other job's; made on first use, removed by :meth:`cleanup`. On the
-    ``isolated`` node network the firewall covers every such bridge (interface ``nsj…``)."""
+    ``isolated`` node network the firewall covers every such bridge (interface ``nsj…``); on
+    ``bridge`` the interface is ``nsb…``, out of the firewall's scope, as Docker's bridge is."""
 
     def __init__(self, api: docker.APIClient, name: str, labels: dict[str, str], isolated: bool) -> None:
         self.api = api
@@ -164,7 +168,8 @@ class FlowNetwork:
                 with engine_call(f"cannot inspect the job network {self.name}"):
                     self.api.inspect_network(self.name)
             except EngineNotFound:
-                interface = FLOW_INTERFACE_PREFIX + hashlib.sha256(self.name.encode()).hexdigest()[:12]
+                prefix = FLOW_INTERFACE_PREFIX if self.isolated else OPEN_FLOW_INTERFACE_PREFIX
+                interface = prefix + hashlib.sha256(self.name.encode()).hexdigest()[:12]
                 with engine_call(f"cannot create the job network {self.name}"):
                     self.api.create_network(
                         self.name,

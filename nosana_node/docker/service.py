@@ -5,7 +5,8 @@
 cancel; only this package speaks to the Docker client.
 
 Created on first use by a Docker op (``docker_service(env)``): it connects, removes the
-containers of this store whose runner is gone and makes the job network ready
+containers of this store whose runner is gone, then the job volumes and networks of flows that
+are over (:mod:`nosana_node.docker.leftovers`), and makes the job network ready
 (:mod:`nosana_node.docker.network`). Rules:
 
 - a job container is created through :meth:`DockerService.create`: it is registered (for
@@ -33,6 +34,7 @@ from nosana_node.docker.engine import connect
 from nosana_node.docker.errors import EngineError, EngineNotFound, EngineUnreachable, engine_call
 from nosana_node.docker.guard import STOP_GRACE, OpGuard
 from nosana_node.docker.images import ensure_image
+from nosana_node.docker.leftovers import sweep_job_leftovers
 from nosana_node.docker.network import IsolatedNetwork, job_network
 
 if TYPE_CHECKING:
@@ -84,6 +86,9 @@ class DockerService:
         swept = labels.sweep_orphans(self.api, self.store_id)
         if swept:
             env.reporter.message(f"removed {len(swept)} container(s) left by a runner that is gone")
+        leftovers = sweep_job_leftovers(self.api, env.store)
+        for line in ([leftovers.summary()] if leftovers.summary() else []) + leftovers.problems:
+            env.reporter.message(line)
         network = job_network(settings.network, self.api)
         self.network = network.prepare()  # the network mode of every job container
         if isinstance(network, IsolatedNetwork) and network.created:

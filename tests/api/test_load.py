@@ -58,6 +58,18 @@ def test_clients_leaving_mid_stream_are_forgotten_and_the_job_goes_on(home: Path
                 assert fanout.followers(job) >= 1
             # the connection is closed here, mid-stream
         eventually(lambda: fanout.count == 0, message="followers forgotten")
+
+        async def leave_a_websocket() -> str:
+            session = aiohttp.ClientSession()
+            ws = await session.ws_connect(f"{api.url}/jobs/{job}/logs/ws", headers=api.operator)
+            first = json.loads((await ws.receive(timeout=WAIT)).data)
+            assert fanout.followers(job) == 1
+            ws.get_extra_info("socket").shutdown(socket.SHUT_RDWR)  # gone mid-stream, no closing handshake
+            await session.close()
+            return str(first["d"])
+
+        assert "ready" in asyncio.run(asyncio.wait_for(leave_a_websocket(), WAIT))
+        eventually(lambda: fanout.count == 0, message="the WebSocket follower forgotten")
         with api.client() as client:
             assert "nosana_node_log_followers 0\n" in client.get("/metrics").text
         open_gate(job)
