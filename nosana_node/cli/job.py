@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 import typer
 
+from nosana_node import units
 from nosana_node.cli import chainctx
 from nosana_node.cli.chainctx import JSON, NETWORK, RPC_URL
 
@@ -155,7 +156,7 @@ def print_job(doc: dict[str, Any]) -> None:
         f"  market     {market}",
         f"  project    {doc['project']}",
         f"  node       {doc['node'] or '-'}",
-        f"  timeout    {chainctx.seconds(doc['timeout'])}  (price {chainctx.nos(doc['price'])}/s)",
+        f"  timeout    {chainctx.seconds(doc['timeout'])}  (price {units.nos(doc['price'])}/s)",
         f"  started    {_when(doc['time_start'])}",
         f"  ended      {_when(doc['time_end'])}",
         f"  document   {doc['job_cid'] or '-'}",
@@ -216,7 +217,7 @@ def post(
             if have < deposit:
                 raise _user_error(
                     f"not enough NOS for {chainctx.seconds(seconds)} on this market: the deposit is "
-                    f"{chainctx.nos(deposit)}, {client.wallet} holds {chainctx.nos(have)}"
+                    f"{units.nos(deposit)}, {client.wallet} holds {units.nos(have)}"
                 )
         cid, digest = store_document(loaded, document)
         posted = client.list_job(address, digest, seconds)
@@ -234,7 +235,7 @@ def post(
         if not as_json:
             name = f" ({result['market_name']})" if result["market_name"] else ""
             print(f"job {posted.job} posted to market {address}{name}")
-            print(f"  document {cid}, timeout {chainctx.seconds(seconds)}, deposit {chainctx.nos(deposit)}")
+            print(f"  document {cid}, timeout {chainctx.seconds(seconds)}, deposit {units.nos(deposit)}")
             print(f"  follow it: nosana-node job get {posted.job}")
         if not wait:
             if as_json:

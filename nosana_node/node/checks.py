@@ -19,9 +19,9 @@ from pathlib import Path
 from nosana_node import units
 from nosana_node.chain.accounts import MarketAccount
 from nosana_node.chain.addresses import OPEN_ACCESS_KEY
-from nosana_node.cli.chainctx import nos, seconds, sol, xnos
 from nosana_node.errors import ChainError, NosanaError, UserInputError
 from nosana_node.node.parts import NodeParts
+from nosana_node.units import duration, nos, sol, xnos
 
 LAMPORTS = 10**9
 
@@ -115,7 +115,7 @@ def check_market(parts: NodeParts) -> CheckResult:
     queued = len(m.queue) if m.queue_type == 1 else 0
     waiting = len(m.queue) if m.queue_type == 0 else 0
     verdict = (
-        f"{shown}: price {nos(m.job_price)}/s, timeout {seconds(m.job_timeout)}, "
+        f"{shown}: price {nos(m.job_price)}/s, timeout {duration(m.job_timeout)}, "
         f"{queued} node(s) queued, {waiting} job(s) waiting"
     )
     return CheckResult("market", True, verdict)

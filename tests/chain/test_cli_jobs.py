@@ -17,8 +17,10 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from nosana_node.chain.documents import pipeline_document
+from nosana_node.chain.provider import Provider
 from nosana_node.chain.rpc import RpcClient
 from nosana_node.chain.transactions import open_market
+from nosana_node.storage.cid import Cid
 from tests.chain.clikit import LocalMarket, serve
 from tests.cli import REPO
 
@@ -42,7 +44,7 @@ def new_market(market: LocalMarket, price: int = 0) -> str:
         program_id=endpoint.addresses.jobs_program,
     )
     with RpcClient(endpoint.rpc_url) as rpc:
-        rpc.send([ix], [admin, address])
+        Provider(rpc, admin).send([ix], [address], action="open market")
     return str(address.pubkey())
 
 
@@ -117,14 +119,21 @@ def test_post_stores_the_pipeline_document_and_lists_the_job(market: LocalMarket
         account = client.job(job)
     assert account.timeout == 600 and str(account.market) == address and posted["state"] == "QUEUED"
     with storage(market) as store:
-        from nosana_node.storage.cid import Cid
-
         cid = Cid.from_chain(account.ipfs_job)
         assert str(cid) == posted["job_cid"]
         document = json.loads(store.get(cid))
     assert document == pipeline_document(HELLO.read_text(), None, None)
     got = market.json("job", "get", posted["job"])
     assert got["state"] == "QUEUED" and got["job_cid"] == posted["job_cid"] and got["result_cid"] is None
+    repo, commit = "https://github.com/o/r", "1a2b3c4d"
+    checked_out = market.json(
+        "job", "post", str(HELLO), "--market", address, "--repo", repo, "--commit", commit
+    )
+    with market.client("client-1") as client, storage(market) as store:
+        account = client.job(Pubkey.from_string(checked_out["job"]))
+        document = json.loads(store.get(Cid.from_chain(account.ipfs_job)))
+    assert document == pipeline_document(HELLO.read_text(), repo, commit)
+    assert document["url"] == repo and document["commit"] == commit
 
 
 def test_post_wait_follows_the_job_and_shows_the_result(market: LocalMarket) -> None:

@@ -77,6 +77,19 @@ def test_bad_job_definitions_are_refused_with_one_line(
     assert "Traceback" not in proc.stderr and not _flows(home)
 
 
+def test_an_image_reference_the_engine_cannot_parse_is_bad_input(tmp_path: Path, home: Path) -> None:
+    # @nosana/sdk accepts it (the corpus has one): validate warns, run refuses it before the engine is asked
+    path = write_json(tmp_path, job([{"id": "a", "args": {"image": "busy box:latest", "cmd": "true"}}]))
+    problem = "'busy box:latest' is not a valid image reference: it contains white space"
+    proc = run_cli("job", "validate", str(path))
+    assert proc.returncode == 0, proc.stderr
+    where = f"{path}:8:18: ops[0].args.image"
+    assert proc.stderr == f"warning: {where}: {problem}; the engine refuses it, so the job cannot run\n"
+    proc = run_cli("job", "run", str(path), "--home", str(home))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.splitlines()[-1] == f"error: {problem}"
+
+
 def test_a_job_this_host_cannot_serve_is_not_run(tmp_path: Path, home: Path) -> None:
     data = job([{"id": "a", "args": {"cmd": "true"}}], meta={"system_requirements": {"required_vram": 24}})
     proc = run_cli("job", "run", str(write_json(tmp_path, data)), "--home", str(home))
