@@ -83,9 +83,19 @@ class FileNode:
     blocksizes: tuple[int, ...]
 
 
+_FULL_PREFIX, _FULL_SUFFIX = leaf_frame(CHUNK_SIZE)
+_FULL_LEAF = len(_FULL_PREFIX) + CHUNK_SIZE + len(_FULL_SUFFIX)
+
+
 def decode(block: bytes | memoryview, cid: Cid) -> FileNode:
     """Decode a block known to hash to ``cid``; raises :class:`CorruptBlockError` unless it is a
     consistent UnixFS file (or raw) node."""
+    if (  # a full leaf, as ipfs add writes it (most blocks): its frame says all, nothing to parse
+        len(block) == _FULL_LEAF
+        and block[: len(_FULL_PREFIX)] == _FULL_PREFIX
+        and block[-len(_FULL_SUFFIX) :] == _FULL_SUFFIX
+    ):
+        return FileNode((), memoryview(block)[len(_FULL_PREFIX) : -len(_FULL_SUFFIX)], CHUNK_SIZE, ())
     try:
         return _decode(block, cid)
     except ProtobufError as exc:
