@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from nosana_node.docker.errors import EngineNotFound, engine_call
+from nosana_node.docker.reference import check_reference
 from nosana_node.errors import UserInputError
 
 if TYPE_CHECKING:
@@ -70,8 +71,12 @@ def ensure_image(
 ) -> None:
     """Make ``image`` available under ``policy`` or raise :class:`ImageUnavailableError`.
 
-    ``auth`` is called (to resolve registry credentials) only when a pull is needed.
+    ``auth`` is called (to resolve registry credentials) only when a pull is needed. A reference
+    the engine cannot parse is refused before the engine is asked.
     """
+    problem = check_reference(image)
+    if problem:
+        raise ImageUnavailableError(problem)
     if policy != "always" and is_present(api, image):
         return
     if policy == "never":

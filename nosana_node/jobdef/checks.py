@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from nosana_node.docker.reference import check_reference
 from nosana_node.jobdef import literals
 from nosana_node.jobdef.plan import ExecutionPlan, find_cycle, waits_for
 from nosana_node.jobdef.regex import RegexError, compile_js
@@ -65,6 +66,7 @@ def check(doc: Document, definition: JobDefinition, plan: ExecutionPlan) -> Find
     _execution(found, definition, plan)
     _volumes(found, definition, plan)
     _literals(found, definition, plan)
+    _images(found, definition)
     for i, op in enumerate(definition.ops):
         if isinstance(op, RunOp):
             _run_args(found, i, op)
@@ -234,6 +236,22 @@ def _literal_problem(
             "when it ends (put it in an earlier group)"
         )
     return None
+
+
+def _images(found: Findings, definition: JobDefinition) -> None:
+    """An image reference the engine cannot parse: a warning (``@nosana/sdk`` accepts it), refused at run."""
+    images: list[tuple[Path_, str | None]] = [
+        (("global", "image"), definition.global_.image if definition.global_ else None)
+    ]
+    images += [
+        (("ops", i, "args", "image"), op.args.image)
+        for i, op in enumerate(definition.ops)
+        if isinstance(op, RunOp)
+    ]
+    for path, image in images:
+        problem = None if image is None or "%%" in image else check_reference(image)
+        if problem:
+            found.warn(path, f"{problem}; the engine refuses it, so the job cannot run")
 
 
 def _run_args(found: Findings, i: int, op: RunOp) -> None:

@@ -15,8 +15,8 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from nosana_node.pipeline.loader import Document, Mark, Path_, load_text, read_text, render_path
-from nosana_node.pipeline.problems import Problem, ProblemList
+from nosana_node.pipeline.loader import Document, Path_, load_text, read_text, render_path
+from nosana_node.pipeline.problems import Mark, Problem, ProblemList
 
 Format = Literal["json", "yaml"]
 #: Most values in one JSON document, and the deepest nesting.

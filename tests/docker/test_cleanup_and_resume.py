@@ -131,6 +131,22 @@ def test_interrupt_removes_the_container_and_can_be_resumed(
     assert "one\ntwo" in result["jobs"][2]["log"]["excerpt"]
 
 
+def test_sigterm_as_the_engine_creates_a_container_leaves_none(tmp_path: Path, home: Path) -> None:
+    """SIGTERM the moment the engine has made the first job's container (before it starts): the
+    container is removed, never left ``Created``, and the flow is resumable."""
+    path = write(tmp_path, SLOW)
+    with EngineEvents(new_store(home)) as events:
+        proc = start_cli("pipeline", "run", str(path), home=home)
+        events.wait("create")
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "error: interrupted; flow" in err
+    assert leftover_containers(home) == []
+    saved = _store_state(home)
+    assert saved["status"] == "interrupted" and saved["states"][0]["status"] in ("interrupted", "succeeded")
+
+
 def test_crash_then_flow_resume_completes_without_rerunning_finished_jobs(tmp_path: Path, home: Path) -> None:
     path = write(tmp_path, SLOW)
     with EngineEvents(new_store(home)) as events:

@@ -67,3 +67,23 @@ def test_a_log_that_fills_the_disk_interrupts_the_op_and_the_flow_stays_consiste
     assert shown.returncode == 0 and no_traceback(shown.stderr), shown.stderr
     assert "    | before\n" in shown.stdout
     assert "■ flood [docker/run] interrupted in " in shown.stdout and f": {flood.error}\n" in shown.stdout
+
+
+def test_the_artifact_cap_holds_as_the_bytes_arrive_on_a_small_disk(small_home: Path) -> None:
+    """A 64 MiB artifact on a 3 MiB disk under a 512 KiB cap: refused by the cap, not by the disk
+    (a cap checked once the archive is down would fill the disk first)."""
+    flow = run_pipeline(
+        small_home,
+        pipeline(
+            "  - name: big\n"
+            "    commands: ['mkdir -p out', 'head -c 67108864 /dev/zero > out/zeros']\n"
+            "    artifacts: [{name: out, path: out}]\n"
+        ),
+        artifact_cap=512 * 1024,
+    )
+    big = flow.states["big"]
+    assert (big.status, big.reason) == (OpStatus.FAILED, Reason.ARTIFACT), big.error
+    assert big.error == "artifact 'out' exceeds the artifact cap of 512.0 KiB"
+    assert flow.status is FlowStatus.FAILED
+    assert list((small_home / "flows" / flow.id / "artifacts" / "tmp").iterdir()) == []
+    assert (small_home / RESERVE_NAME).exists()  # the disk never filled

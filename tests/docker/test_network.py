@@ -106,7 +106,7 @@ def isolated_gateway() -> str:
     """The node's network, made ready as a run does it; its gateway address."""
     api = engine()
     try:
-        IsolatedNetwork().prepare(api)
+        IsolatedNetwork(api).prepare()
         return gateway(api, NAME)
     finally:
         api.close()
@@ -300,7 +300,7 @@ def test_a_named_network_is_used_as_it_is(tmp_path: Path, home: Path) -> None:
 def test_a_foreign_network_under_the_nodes_name_is_refused() -> None:
     foreign = {"Name": NAME, "Driver": "bridge", "Labels": {}, "Options": {}}
     with pytest.raises(ConfigError, match=f"docker network rm {NAME}"):
-        IsolatedNetwork()._check(foreign)
+        IsolatedNetwork(None)._check(foreign)
 
 
 @pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv (util-linux) is needed")
@@ -319,3 +319,45 @@ def test_without_root_the_firewall_says_what_to_do() -> None:
     )
     assert "needs root" in proc.stdout and ":docker :network" in proc.stdout, proc.stdout + proc.stderr
     assert FirewallError.__mro__[1].__name__ == "NosanaError"
+
+
+@pytest.mark.parametrize("mode", ["isolated", "bridge"])
+def test_a_job_definitions_own_bridge_does_not_reach_the_hosts_services(
+    tmp_path: Path, home: Path, published: tuple[str, int], outside: tuple[str, int], mode: str
+) -> None:
+    """Market jobs are job definitions: each runs on a bridge of its own (``nsj…``), under the
+    same rules. Its gateway (found inside the job), every host address and a published port are
+    out of reach; the host beyond is not. With ``bridge`` (``nsb…``) the host's services are
+    reached, as the operator chose."""
+    with serving("0.0.0.0") as any_port:
+        host = [*((address, any_port) for address in host_addresses()), published]
+        script = (
+            "gw=$(ip route | awk '/^default/ {print $3}'); "
+            f"if nc -w 3 $gw {any_port} </dev/null | grep -q {BANNER}; "
+            f"then echo REACHED gateway:{any_port}; else echo BLOCKED gateway:{any_port}; fi\n"
+            + "".join(line.strip().removeprefix("- ") + "\n" for line in probe([*host, outside]).splitlines())
+        )
+        definition = {
+            "version": "0.1",
+            "type": "container",
+            "ops": [
+                {
+                    "type": "container/run",
+                    "id": "probe",
+                    "args": {"image": IMAGE, "cmd": ["sh", "-c", script]},
+                }
+            ],
+        }
+        path = tmp_path / "probe.json"
+        path.write_text(json.dumps(definition))
+        proc = cli("job", "run", str(path), "--network", mode, home=home)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    found = verdicts(proc.stdout + proc.stderr)
+    assert found.pop(f"{outside[0]}:{outside[1]}") == "REACHED", proc.stdout
+    if mode == "bridge":
+        assert (
+            found.pop(f"gateway:{any_port}") == "REACHED"
+            and found[f"{published[0]}:{published[1]}"] == "REACHED"
+        )
+        return
+    assert found == {"gateway:" + str(any_port): "BLOCKED", **{f"{a}:{p}": "BLOCKED" for a, p in host}}

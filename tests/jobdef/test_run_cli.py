@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+import threading
+import urllib.request
 from pathlib import Path
 
 import pytest
 
+from nosana_node.clock import ManualClock
 from nosana_node.flow.model import FlowStatus
+from nosana_node.jobdef.result import flow_state
 from nosana_node.jobdef.settings import JobdefSettings
 from nosana_node.resources.settings import ResourceSettings
 from tests.cli import run_cli
 from tests.corekit import IMAGE
 from tests.jobdef.conftest import write_json
-from tests.jobdef.runkit import job, leftovers, log_text, run
+from tests.jobdef.runkit import Events, job, leftovers, log_text, run
 from tests.resources.conftest import s3_client
 from tests.resources.servers import moto_s3
 
@@ -53,6 +57,16 @@ def test_job_run_prints_the_flow_state_and_exits_0(tmp_path: Path, home: Path) -
             [{"id": "a", "args": {"cmd": "true", "expose": [8080, "8000-8100"]}}],
             "port 8080 falls within range",
         ),
+        (
+            [
+                {
+                    "id": "a",
+                    "args": {"cmd": "true", "restart_policy": {"policy": "on-failure", "restart_tries": 3}},
+                }
+            ],
+            "ops[0].args.restart_policy: unknown key 'restart_policy' (refused as @nosana/sdk 0.4.69 refuses"
+            " it, though newer @nosana/types accept it: this node never restarts a job's container)",
+        ),
     ],
 )
 def test_bad_job_definitions_are_refused_with_one_line(
@@ -63,6 +77,19 @@ def test_bad_job_definitions_are_refused_with_one_line(
     assert proc.returncode == 2
     assert len(proc.stderr.splitlines()) == 1 and message in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr and not _flows(home)
+
+
+def test_an_image_reference_the_engine_cannot_parse_is_bad_input(tmp_path: Path, home: Path) -> None:
+    # @nosana/sdk accepts it (the corpus has one): validate warns, run refuses it before the engine is asked
+    path = write_json(tmp_path, job([{"id": "a", "args": {"image": "busy box:latest", "cmd": "true"}}]))
+    problem = "'busy box:latest' is not a valid image reference: it contains white space"
+    proc = run_cli("job", "validate", str(path))
+    assert proc.returncode == 0, proc.stderr
+    where = f"{path}:8:18: ops[0].args.image"
+    assert proc.stderr == f"warning: {where}: {problem}; the engine refuses it, so the job cannot run\n"
+    proc = run_cli("job", "run", str(path), "--home", str(home))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.splitlines()[-1] == f"error: {problem}"
 
 
 def test_a_job_this_host_cannot_serve_is_not_run(tmp_path: Path, home: Path) -> None:
@@ -123,4 +150,68 @@ def test_corpus_definitions_run_end_to_end(corpus: Path, home: Path, name: str) 
         ]
         assert len(values["detected-gpu-all-std"]) == 2 and values["empty-result"] == []
         assert values["throw-error"] == []
+    assert leftovers(flow.id) == {"volumes": [], "networks": []}
+
+
+class ReadyOps(Events):
+    """Counts the services that said they are ready."""
+
+    def __init__(self, wanted: int) -> None:
+        super().__init__()
+        self.wanted = wanted
+        self.all_ready = threading.Event()
+
+    def message(self, text: str) -> None:
+        super().message(text)
+        if sum(" ready: " in m for m in self.messages) >= self.wanted:
+            self.all_ready.set()
+
+
+def test_corpus_multi_op_http_services_with_health_checks(corpus: Path, home: Path) -> None:
+    """`nginx-multi-ops`: two HTTP services of one group (the second waits for the first to be
+    ready), a third in a later group; busybox httpd serves port 80 as nginx would."""
+    data = json.loads(
+        (corpus / "jobdefs" / "nosana-ci__nosana-cli__job-examples_nginx-multi-ops.json").read_text()
+    )
+    for op in data["ops"]:
+        op["args"].update(
+            image=IMAGE,
+            cmd=[
+                "sh",
+                "-c",
+                f"mkdir -p /www && echo {op['id']} > /www/index.html && exec httpd -f -p 80 -h /www",
+            ],
+        )
+    clock = ManualClock()
+    events = ReadyOps(2)
+    pages: list[str] = []
+
+    def visit_then_expire() -> None:
+        if events.all_ready.wait(60):
+            for line in [m for m in events.messages if " ready: " in m]:
+                url = line.split("→ ")[1].strip()
+                pages.append(urllib.request.urlopen(url + "/", timeout=10).read().decode().strip())
+        clock.advance(3600)  # the job's time is up
+
+    helper = threading.Thread(target=visit_then_expire)
+    helper.start()
+    flow = run(home, data, deadline=clock.now() + 600, reporter=events, clock=clock)
+    helper.join()
+    states = flow.states
+    assert pages == ["nginx-1", "nginx-2"]
+    assert states["nginx-2"].started_at >= states["nginx-1"].ready_at  # depends_on: once it is ready
+    assert [str(states[o].status) for o in ("nginx-1", "nginx-2")] == ["succeeded"] * 2
+    document = flow_state(flow)
+    assert [(s["operationId"], s["group"], s["status"]) for s in document["opStates"]][:2] == [
+        ("nginx-1", "run", "success"),
+        ("nginx-2", "run", "success"),
+    ]
+    # the services of the first group ran until the job's time was up: the later group never started
+    third = document["opStates"][2]
+    assert (third["operationId"], third["status"], third["diagnostics"]["reason"]) == (
+        "nginx-3",
+        "init",
+        "expired",
+    )
+    assert flow.status is FlowStatus.EXPIRED
     assert leftovers(flow.id) == {"volumes": [], "networks": []}

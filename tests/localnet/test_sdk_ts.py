@@ -1,10 +1,12 @@
 """The local market driven by the official Nosana TypeScript SDK (@nosana/sdk 0.4.69 from npm).
 
 The SDK fetches the IDLs of the jobs, staking, rewards, pools and nodes programs from chain, and
-uses what lies beyond the jobs program (stake and node reads, parsed transactions, a NOS
-transfer). Its Connection finds the WebSocket at the RPC port + 1, as web3.js does, so the
-market runs there. The npm packages are installed by ``make test`` (or here); a failed install
-fails the test.
+uses what lies beyond the jobs program (stake and node reads, parsed transactions, NOS and SOL
+transfers); then every other jobs call of the SDK on a market its admin opens with the SDK
+(market admin calls, extend, delist, stop, quit, end, complete, the job and run queries,
+cleanAdmin) and ``onProgramAccountChange``. Its Connection finds the WebSocket at the RPC port
++ 1, as web3.js does, so the market runs there. The npm packages are installed by ``make test``
+(or here); a failed install fails the test.
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ def test_the_official_sdk_runs_a_job_and_reads_stakes_nodes_and_parsed_transacti
             "client_keypair": wallets["client-1"]["keypair_path"],
             "node_keypair": wallets["node-1"]["keypair_path"],
             "other_node_keypair": wallets["node-2"]["keypair_path"],
+            "admin_keypair": market.summary["market_admin"]["keypair"],
             "ipfs_cid": _cid(job_digest),
             "result_bytes": list(result_digest),
             "recipient": str(recipient),
@@ -127,7 +130,34 @@ def test_the_official_sdk_runs_a_job_and_reads_stakes_nodes_and_parsed_transacti
         assert {"pubkey", "signer", "writable", "source"} <= set(keys[0])
         assert parsed["meta"]["err"] is None and parsed["transaction"]["signatures"][0] == out["listed"]["tx"]
         assert out["recipientBalance"]["amount"] == "5000000" and out["recipientBalance"]["decimals"] == 6
+        assert out["solBefore"] == 0 and out["solAfter"] == 2_000_000
         statuses = market.result(
-            "getSignatureStatuses", [out["listed"]["tx"], out["worked"], out["finished"]]
+            "getSignatureStatuses", [out["listed"]["tx"], out["worked"], out["finished"], out["solSent"]]
         )
         assert all(s is not None and s["err"] is None for s in statuses["value"])
+        _the_rest_of_the_jobs_program(market.summary, out["life"])
+
+
+def _the_rest_of_the_jobs_program(summary: dict, life: dict) -> None:
+    """What drive.mjs's lifecycle() saw on the market the admin opened with the SDK."""
+    jobs = life["jobs"]
+    # createMarket at price 5, updateMarket to 10 (the SDK's update always sets a 7200 s timeout)
+    admin = summary["market_admin"]["pubkey"]
+    assert life["market"] == {"price": "10", "timeout": "7200", "authority": admin}
+    assert set(life["markets"]) == {m["address"] for m in summary["markets"]} | {jobs["market"]}
+    # list deposits price x timeout, extend the difference (the SDK adds 90 s to 60 s); delist
+    # refunds all of it and closes the job
+    assert life["extended"] == "150"
+    assert life["deposits"] == {"list": "600", "extend": "900", "refunded": "0"}
+    assert life["delistedGone"] is True
+    assert (life["queuedNodes"], life["queueAfterStop"]) == (1, 0)  # stop: the node left the queue
+    # the waiting node got the priced job at once; its run is the only active one; it quit
+    assert life["assignedRun"] is True and life["run"] is True and len(life["activeRuns"]) == 1
+    assert life["quitState"] == "STOPPED"
+    # end by the poster: done; complete by its node: the result is set
+    result = _cid(hashlib.sha256(b"sdk result").digest())
+    assert life["endedState"] == "COMPLETED" and life["completed"] == result
+    assert sorted(life["all"]) == sorted([[jobs["ended"], 2], [jobs["quit"], 3]])
+    assert life["full"] == 2 and life["multiple"] == ["STOPPED", "COMPLETED"]
+    assert life["cleanedGone"] is True  # cleanAdmin by the market admin closed the job
+    assert life["heard"] == [True, True, True]  # onProgramAccountChange saw every job listed

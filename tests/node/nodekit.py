@@ -28,6 +28,7 @@ from nosana_node.chain.accounts import JobAccount, JobState
 from nosana_node.chain.client import ChainClient
 from nosana_node.chain.documents import pipeline_document
 from nosana_node.chain.endpoint import Endpoint
+from nosana_node.chain.provider import Provider
 from nosana_node.chain.rpc import RpcClient
 from nosana_node.chain.transactions import open_market
 from nosana_node.storage.cid import Cid
@@ -74,7 +75,14 @@ class Market:
     """One market of a test on the served local market, and a client of it."""
 
     def __init__(
-        self, served: Served, endpoint: Endpoint, *, price: int = 0, timeout: int = 3600, minimum: int = 0
+        self,
+        served: Served,
+        endpoint: Endpoint,
+        *,
+        price: int = 0,
+        timeout: int = 3600,
+        minimum: int = 0,
+        access_key: Pubkey | None = None,
     ) -> None:
         self.served, self.endpoint = served, endpoint
         admin, market = endpoint.local_keypair("admin"), Keypair()
@@ -86,9 +94,10 @@ class Market:
             job_timeout=timeout,
             node_xnos_minimum=minimum,
             program_id=endpoint.addresses.jobs_program,
+            **({} if access_key is None else {"access_key": access_key}),
         )
         with RpcClient(endpoint.rpc_url) as rpc:
-            rpc.send([ix], [admin, market])
+            Provider(rpc, admin).send([ix], [market], action="open market")
         self.address = market.pubkey()
         self.client: ChainClient = ChainClient.connect(endpoint, endpoint.local_keypair("client-1"), FAST)
         self.storage = KuboStorage(served.rpc_url, HttpOptions(timeout=30, retries=2), label="local market")
@@ -159,7 +168,9 @@ class NodeProcess:
         ws_url: str,
         env: dict[str, str] | None = None,
         args: tuple[str, ...] = (),
+        stderr: Path | None = None,
     ) -> None:
+        """``stderr``: a file for the node's stderr (else it is read with stdout, line by line)."""
         self.home = home
         base = {k: v for k, v in os.environ.items() if not k.startswith(("NOSANA_", "VAULT_", "BAO_"))}
         base.update(
@@ -181,7 +192,7 @@ class NodeProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "nosana_node", "node", "start", *args],
             stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
+            stderr=subprocess.STDOUT if stderr is None else stderr.open("w"),
             text=True,
             env=base,
             cwd=REPO,

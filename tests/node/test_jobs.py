@@ -192,3 +192,34 @@ def test_secrets_a_job_may_read_never_reach_its_result(
     doc = json.loads(raw)
     assert doc["status"] == "succeeded" and "token=[MASKED]" in doc["jobs"][0]["log"]
     assert secret not in node.output
+
+
+def test_a_market_named_in_the_config_and_every_event_as_a_json_line(
+    market: Market, start_node: NodeFactory, tmp_path: Path
+) -> None:
+    home = tmp_path / "named"  # another host: its config names the market, no ledger under its home
+    home.mkdir()
+    (home / "config.edn").write_text(f'{{:markets {{"farm" "{market.address}"}}}}\n')
+    stderr = tmp_path / "stderr.txt"
+    node = start_node(home=home, env={"NOSANA_MARKET": "farm"}, args=("--json",), stderr=stderr)
+    node.wait_line(r'^\{"kind": "queued"')
+    job = market.post(pipeline("echo as json"))
+    done = market.wait_done(job)
+    node.wait_line(rf'^\{{"kind": "finished", "job": "{job}"')
+    assert node.stop() == 0
+
+    events = [json.loads(line) for line in node.lines]  # stdout: JSON lines only
+    checks = [e for e in events if e["kind"] == "check"]
+    names = ["market", "SOL", "NOS account", "stake", "access key", "Docker", "disk"]
+    assert [c["check"] for c in checks] == names and all(c["ok"] for c in checks)
+    assert checks[0]["verdict"].startswith(f"{market.address} (farm): price")
+    ours = [e for e in events if e["job"] == str(job)]
+    assert [e["kind"] for e in ours] == ["claimed", "started", "result-stored", "finish-sent", "finished"]
+    finished = ours[-1]
+    assert finished["cid"] == str(Cid.from_chain(done.ipfs_result)) and finished["status"] == "succeeded"
+    assert finished["run"] == ours[0]["run"] and finished["signature"] == ours[3]["signature"]
+    others = [e["kind"] for e in events if e["job"] is None and e["kind"] != "check"]
+    assert others[-2:] == ["left-queue", "phase"] and events[-1]["phase"] == "stopped"
+    text = stderr.read_text()  # the node's own lines and its log
+    assert f"market {market.address} (farm)" in text and "serving; SIGTERM" in text
+    assert f"job {job} finished" in text and no_traceback(text)

@@ -52,8 +52,11 @@ def test_a_job_ended_by_its_poster_loses_its_container_within_2s_and_the_node_go
         assert event_time(destroyed) - ended <= 2.0
     node.wait_line(rf"job {job} stopped on chain", since=mark)
     node.wait_line(QUEUED, since=mark)
+    assert node.count(rf"job {job} stopped on chain") == 1  # each lifecycle event logged once
     account = market.client.job(job)
     assert account.state == JobState.DONE and not any(account.ipfs_result)  # no result: ended
+    assert market.client.runs(job=job) == {}  # the run is released (closed by the chain)
+    assert node.wallet in market.client.market(market.address).queue  # and the node serves again
     assert _record(node.home, job).step is Step.STOPPED
 
 
@@ -144,7 +147,7 @@ def test_past_the_drain_timeout_the_job_is_interrupted_and_its_run_quit(
         node.signal(signal.SIGTERM)
         events.wait("destroy")
         assert node.wait() == 0
-    assert f"job {job} quit (run" in node.output and "drain timeout passed" in node.output
+    assert node.count(rf"job {job} quit \(run") == 1 and "drain timeout passed" in node.output
     account = market.client.job(job)
     assert account.state == JobState.STOPPED and not market.client.runs(job=job)  # free to claim
     assert _record(node.home, job).step is Step.QUIT

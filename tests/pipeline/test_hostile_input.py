@@ -113,6 +113,9 @@ def test_paths_climbing_out_or_naming_pseudo_filesystems(tmp_path: Path) -> None
         " (paths are relative to the work dir), got 'a/../../b'",
         f"error: {path}:7:15: jobs[0].work_dir: must not contain '..', got '/root/../etc'",
     ]
+    home = tmp_path / "home"
+    run = cli("pipeline", "run", str(path), "--home", str(home))
+    assert run.returncode == 2 and run.stderr == proc.stderr and not (home / "flows").exists()
 
 
 def test_every_corpus_shape_error_is_bad_input_not_a_crash(tmp_path: Path) -> None:
