@@ -16,6 +16,7 @@ from tests.cli import REPO
 from tests.corekit import IMAGE, no_traceback
 from tests.localnet.conftest import Served
 from tests.node.conftest import NodeFactory
+from tests.node.gitkit import GitServer
 from tests.node.nodekit import Market, NodeProcess, pipeline
 
 ARTIFACTS = REPO / "pipelines" / "artifacts.yml"
@@ -60,7 +61,7 @@ def test_a_posted_pipeline_runs_and_is_finished_once_with_its_result(
 
 
 def test_bad_documents_are_finished_with_a_failed_result_saying_why(
-    market: Market, start_node: NodeFactory
+    market: Market, start_node: NodeFactory, tmp_path: Path
 ) -> None:
     node = start_node()
     node.wait_line(r"waiting in the queue")
@@ -76,6 +77,14 @@ def test_bad_documents_are_finished_with_a_failed_result_saying_why(
         market.post_document(
             {"type": "Pipeline", "pipeline": pipeline("true"), "url": "file:///etc", "commit": None}
         ): ("invalid", "not a repository URL"),
+        market.post_document(  # ssh would use the operator's keys
+            {
+                "type": "Pipeline",
+                "pipeline": pipeline("true"),
+                "url": "ssh://git@github.com/o/r",
+                "commit": None,
+            }
+        ): ("invalid", "not a repository URL (https, http)"),
     }
     for job, (reason, words) in cases.items():
         market.wait_done(job)
@@ -93,7 +102,23 @@ def test_bad_documents_are_finished_with_a_failed_result_saying_why(
     assert doc["status"] == "failed" and "do not read this node's vault" in doc["jobs"][0]["error"]
     node.wait_line(rf"job {job} finished: result Qm\w+ \(failed\)", since=mark)  # logged after the chain
     node.wait_line(r"waiting in the queue", since=mark)  # it went on serving
-    assert node.count(r"finished: result Qm\w+ \(failed\)") == len(cases) + 1
+    # a repository on this host's own network is not checked out: nothing reaches the server
+    with GitServer(tmp_path / "git") as served:
+        job = market.post_document(
+            {
+                "type": "Pipeline",
+                "pipeline": pipeline("cat hello.txt"),
+                "url": served.url,
+                "commit": served.commit,
+            }
+        )
+        market.wait_done(job)
+        assert served.requests == []
+    doc = market.result(job)
+    assert doc["status"] == "failed" and doc["jobs"][0]["status"] == "failed", doc
+    assert "resolves to 127.0.0.1, not a public address" in doc["jobs"][0]["error"]
+    node.wait_line(rf"job {job} finished: result Qm\w+ \(failed\)", since=mark)
+    assert node.count(r"finished: result Qm\w+ \(failed\)") == len(cases) + 2
     assert no_traceback(node.output)
 
 
