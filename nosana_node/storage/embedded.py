@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import os
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,6 +46,7 @@ class BlockStore:
         self.blocks, self.pins, self.tmp = self.root / "blocks", self.root / "pins", self.root / "tmp"
         # plain strings on the hot paths: one block is a few syscalls, pathlib would double them
         self._blocks_dir, self._tmp_dir = str(self.blocks), str(self.tmp)
+        self._tmp_pid, self._tmp_tag, self._tmp_seq = 0, "", itertools.count()
         try:
             for d in (self.blocks, self.pins, self.tmp):
                 d.mkdir(parents=True, exist_ok=True)
@@ -79,7 +80,7 @@ class BlockStore:
         with contextlib.suppress(OSError):
             if os.stat(target).st_size == size:
                 return  # already there (same hash, same size)
-        tmp = f"{self._tmp_dir}/{os.getpid()}-{uuid.uuid4().hex}"
+        tmp = self._tmp_name()
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             try:
@@ -98,6 +99,13 @@ class BlockStore:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise StorageError(f"cannot write block {cid} under {self.root}: {exc.strerror}") from None
+
+    def _tmp_name(self) -> str:
+        """A name in ``tmp/`` no other writer uses: pid, a random tag, a counter (new tag on fork)."""
+        pid = os.getpid()
+        if pid != self._tmp_pid:
+            self._tmp_pid, self._tmp_tag, self._tmp_seq = pid, os.urandom(6).hex(), itertools.count()
+        return f"{self._tmp_dir}/{pid}-{self._tmp_tag}-{next(self._tmp_seq)}"
 
     # -- reading ------------------------------------------------------------------------------------
     def read(self, cid: Cid) -> bytes:
