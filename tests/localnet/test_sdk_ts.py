@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import shutil
 import socket
 import subprocess
 from pathlib import Path
@@ -54,6 +55,27 @@ def _cid(digest: bytes) -> str:
 @pytest.fixture(scope="module")
 def sdk_dir() -> Path:
     return node_project(HERE)
+
+
+def test_packages_that_cannot_be_installed_fail_the_test(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clean checkout whose registry cannot be reached: the real install script runs, npm
+    fails, and the test fails with npm's reason (it is never skipped)."""
+    project = tmp_path / "sdk_ts"
+    project.mkdir()
+    for name in ("package.json", "package-lock.json"):
+        shutil.copy(HERE / name, project / name)
+    with socket.socket() as closed:  # bound, never listening: connections are refused
+        closed.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("npm_config_registry", f"http://127.0.0.1:{closed.getsockname()[1]}/")
+        monkeypatch.setenv("npm_config_cache", str(tmp_path / "npm-cache"))
+        monkeypatch.setenv("npm_config_fetch_retries", "0")
+        with pytest.raises(BaseException) as failed:  # a skip would be caught here too
+            node_project(project)
+    assert failed.type is pytest.fail.Exception, failed.type
+    assert "cannot install the npm packages of sdk_ts" in str(failed.value)
+    assert "ECONNREFUSED" in str(failed.value) and not (project / "node_modules" / ".lock-sha256").exists()
 
 
 def test_the_official_sdk_runs_a_job_and_reads_stakes_nodes_and_parsed_transactions(
@@ -124,6 +146,7 @@ def test_the_official_sdk_runs_a_job_and_reads_stakes_nodes_and_parsed_transacti
             ),
             "authority": wallets["node-1"]["pubkey"],
         }
+        assert out["stakeVault"] == 10_000  # the vault PDA holds what was staked
         assert out["stakes"] == 2 and out["nodes"] == 0
         parsed = out["parsed"]
         keys = parsed["transaction"]["message"]["accountKeys"]

@@ -54,6 +54,7 @@ async function main() {
 
   const stake = await node.stake.get(node.solana.wallet.publicKey);
   out.stake = text({ amount: stake.amount.toString(), xnos: stake.xnos.toString(), duration: stake.duration.toString(), vault: stake.vault.toString(), authority: stake.authority.toString() });
+  out.stakeVault = await node.stake.getStakeVaultBalance(); // NOS (ui amount) the staking vault holds
   out.nodes = (await node.nodes.all()).length;
   out.stakes = (await node.stake.all()).length;
 
