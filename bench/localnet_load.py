@@ -46,9 +46,9 @@ from solders.system_program import TransferParams, transfer
 from solders.transaction import Transaction
 
 from nosana_node.chain.addresses import MAINNET
+from nosana_node.chain.keyfile import read_keypair
 from nosana_node.chain.transactions import open_market
 from nosana_node.localnet.genesis import Wallet
-from nosana_node.localnet.ledger import read_keypair
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -36,10 +36,11 @@ from solders.pubkey import Pubkey
 from solders.transaction import Transaction
 
 from nosana_node.chain.addresses import MAINNET
+from nosana_node.chain.keyfile import read_keypair
 from nosana_node.chain.transactions import finish, list_job, open_market, work
 from nosana_node.localnet.chain import LocalChain
 from nosana_node.localnet.genesis import Genesis, MarketInfo, Wallet, apply_genesis
-from nosana_node.localnet.ledger import Ledger, read_keypair
+from nosana_node.localnet.ledger import Ledger
 from nosana_node.localnet.program import program_bytes
 
 JOB = hashlib.sha256(b"bench job").digest()
@@ -153,6 +154,7 @@ def _start_server(ledger_dir: Path) -> tuple[subprocess.Popen[str], dict[str, An
 async def _rpc_workers(summary: dict[str, Any], ledger_dir: Path, cycles: int, workers: int) -> float:
     from solana.rpc.async_api import AsyncClient
 
+    from nosana_node.chain.provider import Provider
     from nosana_node.chain.rpc import RpcClient
 
     admin = read_keypair(ledger_dir / "keys" / "admin.json")
@@ -170,7 +172,7 @@ async def _rpc_workers(summary: dict[str, Any], ledger_dir: Path, cycles: int, w
         for _ in range(workers):
             market = Keypair()
             ix, vault = open_market(MAINNET, admin.pubkey(), market.pubkey())
-            rpc.send([ix], [admin, market])
+            Provider(rpc, admin).send([ix], [market], action="open market")
             markets.append((market.pubkey(), vault))
     client = AsyncClient(summary["rpc_url"])
     blockhash = (await client.get_latest_blockhash()).value.blockhash

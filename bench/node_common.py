@@ -5,6 +5,7 @@
         job, listed = s.post()            # list confirmed at ``listed`` (unix seconds)
         started = s.container_started(job)   # the engine's own timestamp
         done = s.done(job)                # the job account seen DONE (subscription)
+        s.event("claimed", job)           # the node's own event times (``node start --json``)
 """
 
 from __future__ import annotations
@@ -57,8 +58,10 @@ class Setup:
         self.market_proc: subprocess.Popen[str] | None = None
         self.node_proc: subprocess.Popen[str] | None = None
         self._starts: dict[str, float] = {}
+        self._creates: dict[str, float] = {}
         self._cond = threading.Condition()
         self.node_lines: list[str] = []
+        self._node_events: dict[tuple[str, str | None], float] = {}  # (kind, job) -> the node's time
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start_market(self) -> dict[str, Any]:
@@ -96,8 +99,9 @@ class Setup:
         self.document = self.storage.put_json(pipeline_document(TRIVIAL)).to_chain()
         return self.summary
 
-    def start_node(self, **env: str) -> subprocess.Popen[str]:
-        """``node start`` with the market's node-1 wallet, own home; returns once it is queued."""
+    def start_node(self, *args: str, **env: str) -> subprocess.Popen[str]:
+        """``node start ARGS`` with the market's node-1 wallet, own home; returns once it is
+        queued. With ``--json`` its events are kept (:meth:`event`)."""
         home = self.root / "node"
         home.mkdir(parents=True, exist_ok=True)
         keypair = home / "id.json"
@@ -109,7 +113,7 @@ class Setup:
         self._follow_engine()
         rpc, ws = self._rpc_override
         self.node_proc = subprocess.Popen(
-            [sys.executable, "-m", "nosana_node", "node", "start"],
+            [sys.executable, "-m", "nosana_node", "node", "start", *args],
             env=clean_env(
                 NOSANA_HOME=str(home),
                 NOSANA_NETWORK="localnet",
@@ -134,9 +138,20 @@ class Setup:
     def _read_node(self) -> None:
         assert self.node_proc is not None and self.node_proc.stdout is not None
         for line in self.node_proc.stdout:
+            event = json.loads(line) if line.startswith('{"kind": ') else None
             with self._cond:
                 self.node_lines.append(line)
+                if event is not None:
+                    self._node_events.setdefault((event["kind"], event["job"]), event["at"])
                 self._cond.notify_all()
+
+    def event(self, kind: str, job: Pubkey, timeout: float = 120) -> float:
+        """When the node published event ``kind`` of ``job`` (unix seconds, the node's clock)."""
+        key = (kind, str(job))
+        with self._cond:
+            if not self._cond.wait_for(lambda: key in self._node_events, timeout):
+                raise SystemExit(f"the node never published {kind} for job {job}")
+            return self._node_events[key]
 
     def wait_line(self, words: str, timeout: float = 120) -> None:
         with self._cond:
@@ -149,15 +164,20 @@ class Setup:
         self._api = docker.APIClient(version="auto")
         self._events = self._api.events(
             decode=True,
-            filters={"type": "container", "event": "start", "label": [f"io.nosana.store={self.store_id}"]},
+            filters={
+                "type": "container",
+                "event": ["create", "start"],
+                "label": [f"io.nosana.store={self.store_id}"],
+            },
         )
 
         def read() -> None:
             try:
                 for event in self._events:
                     flow = event.get("Actor", {}).get("Attributes", {}).get("io.nosana.flow")
+                    seen = self._starts if event.get("Action") == "start" else self._creates
                     with self._cond:
-                        self._starts.setdefault(flow, event["timeNano"] / 1e9)
+                        seen.setdefault(flow, event["timeNano"] / 1e9)
                         self._cond.notify_all()
             except Exception:  # closed
                 pass
@@ -197,6 +217,12 @@ class Setup:
             if not self._cond.wait_for(lambda: str(job) in self._starts, timeout):
                 raise SystemExit(f"no container started for job {job}")
             return self._starts[str(job)]
+
+    def container_created(self, job: Pubkey) -> float:
+        """When the job's first container was created (the engine's timestamp; call after
+        :meth:`container_started`)."""
+        with self._cond:
+            return self._creates[str(job)]
 
     def done(self, job: Pubkey, timeout: float = 120) -> float:
         """When the job account was seen DONE (the finish confirmed)."""

@@ -1,4 +1,4 @@
-"""Sizes and durations: the one place they are read from text and written for people.
+"""Sizes, durations and token amounts: the one place they are read from text and written for people.
 
 Rules:
 - a size is bytes: an integer, or a number with a binary unit ``k``, ``m``, ``g``, ``t``
@@ -9,7 +9,9 @@ Rules:
   so callers can name the flag or key that held the text;
 - :func:`size` / :func:`duration` are exact when the value is a whole number of a unit
   (``4 GiB``, ``1h``: what a setting was set to); :func:`approx_size` / :func:`elapsed` round
-  for progress and summaries (``1.5 KiB``, ``2m03.4s``).
+  for progress and summaries (``1.5 KiB``, ``2m03.4s``);
+- token amounts are integers of base units, written exactly with their unit (:func:`nos`,
+  :func:`xnos`, :func:`sol`: ``1.5 NOS``); ``-`` stands for an amount that is not known.
 """
 
 from __future__ import annotations
@@ -81,3 +83,29 @@ def elapsed(seconds: float | None) -> str:
     if seconds < 60:
         return f"{seconds:.2f}s"
     return f"{int(seconds // 60)}m{seconds % 60:04.1f}s"
+
+
+NOS_DECIMALS = 6
+SOL_DECIMALS = 9
+
+
+def amount(base_units: int, decimals: int, unit: str) -> str:
+    """``1500000`` (6 decimals) -> ``1.5 NOS``."""
+    whole, frac = divmod(abs(base_units), 10**decimals)
+    text = f"{whole:,}" + (f".{frac:0{decimals}d}".rstrip("0") if frac else "")
+    return f"{'-' if base_units < 0 else ''}{text} {unit}"
+
+
+def nos(base_units: int | None) -> str:
+    """NOS (6 decimals); ``-`` when not known."""
+    return "-" if base_units is None else amount(base_units, NOS_DECIMALS, "NOS")
+
+
+def xnos(base_units: int | None) -> str:
+    """Staked NOS as markets weigh it (6 decimals)."""
+    return "-" if base_units is None else amount(base_units, NOS_DECIMALS, "xNOS")
+
+
+def sol(lamports: int) -> str:
+    """SOL (9 decimals)."""
+    return amount(lamports, SOL_DECIMALS, "SOL")

@@ -19,6 +19,16 @@ for lock in $locks; do
   fi
   echo "ensure-node-deps: npm ci in $dir" >&2
   rm -rf "$dir/node_modules"
-  (cd "$dir" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null)
+  log=$(mktemp)
+  if ! (cd "$dir" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null 2>"$log"); then
+    cat "$log" >&2
+    reason=$(grep -m1 -E '^npm error (FetchError|[0-9]{3} |notarget|E[A-Z]+:|.*(failed|Invalid|not found))' "$log" \
+      || grep -m1 '^npm error' "$log" || echo "npm ci exited non-zero")
+    rm -f "$log"
+    # the last line says what failed, for the test that ran this script to quote
+    echo "ensure-node-deps: npm ci in $dir failed (registry $(npm config get registry)): ${reason#npm error }" >&2
+    exit 1
+  fi
+  rm -f "$log"
   echo "$want" >"$dir/node_modules/.lock-sha256"
 done

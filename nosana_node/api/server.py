@@ -17,6 +17,8 @@ For the operator and the job's poster only (:mod:`.access`):
 - ``GET /jobs/{job}/logs/ws``: the same over a WebSocket (credentials in the ``Authorization``
   header, or as the first message ``{"authorization": "..."}``).
 
+At most ``max_connections`` connections are open at once (past it: 503 and closed, as the local
+market's endpoints do), an idle or half-sent request is closed after aiohttp's keep-alive time.
 Everything returned is masked by the process masker. Blocking reads (flow store, node database,
 chain) run in a small thread pool, never in the event loop; the job's threads hand live lines
 over through :class:`~.fanout.Fanout` and never wait for a client.
@@ -56,6 +58,8 @@ from nosana_node.api.view import JobEntry, NodeView
 from nosana_node.errors import NosanaError
 from nosana_node.flow.model import Flow
 from nosana_node.flow.store import FlowStore
+from nosana_node.localnet.guard import ConnectionGuard, GuardedSite
+from nosana_node.localnet.limits import raise_open_files
 from nosana_node.secrets.masking import process_masker
 
 log = logging.getLogger("nosana_node.api")
@@ -73,6 +77,9 @@ KNOWN_JOBS = 4096
 SNAPSHOT_CHARS = 4 * 1024 * 1024
 #: Node events after which balances, the queue or earnings may differ on chain.
 CHAIN_EVENTS = frozenset({"claimed", "finished", "stopped", "quit", "queued", "left-queue"})
+#: Open files kept for the node itself (engine, RPC, database, logs) when the API's connections
+#: are capped by the process's open-file limit.
+RESERVED_FILES = 512
 #: What a follower is sent when nothing happened for ``heartbeat`` seconds.
 PING = Item("ping", '{"type":"ping"}', b": ping\n\n")
 
@@ -83,6 +90,7 @@ class ApiSettings:
 
     address: str = "127.0.0.1"
     port: int = 8989
+    max_connections: int = 4096  # HTTP and WebSocket connections open at once (503 past it)
     max_followers: int = 4096
     max_pending: int = 4 * 1024 * 1024
     heartbeat: float = 15.0
@@ -673,6 +681,7 @@ class ApiServer:
         self.ctx = ctx
         self.api: Api | None = None
         self.port: int | None = None
+        self.guard: ConnectionGuard | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -713,14 +722,20 @@ class ApiServer:
         )
         await runner.setup()
         s = self.ctx.settings
+        guard = ConnectionGuard(s.max_connections, "the node's API", "its max-connections")
+        files = raise_open_files(s.max_connections + RESERVED_FILES)
+        if s.max_connections > files - RESERVED_FILES:  # the node's own files come first
+            guard.limit = max(16, files - RESERVED_FILES)
+            log.warning("the node's API: %d open files allowed: at most %d connections", files, guard.limit)
         try:
-            site = web.TCPSite(runner, s.address, s.port, reuse_address=True)
+            site = GuardedSite(runner, s.address, s.port, guard)
             await site.start()
         except OSError as exc:
             await runner.cleanup()
             api.close()
             self._error = NosanaError(f"the node's API cannot listen on {s.address}:{s.port}: {exc.strerror}")
             return
+        self.guard = guard
         server = site._server
         sockets = getattr(server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1] if sockets else s.port

@@ -1,10 +1,11 @@
 """The node's API assembled from its configuration and its parts (``node start`` calls
 :func:`serve_node_api` once the start-up checks passed, before the loop takes a job).
 
-What it connects: a :class:`~.bus.LogBus` becomes the flow runner's reporter (live lines), the
-node's event hub feeds the metrics and the log of op changes, the RPC client reports each
-request to the metrics, the chain answers ``/status`` and who posted a job; the checks of
-``/health`` are the engine, the node's RPC endpoint, its secret backend and its home's disk.
+What it connects: a :class:`~.bus.LogBus` is the flow runner's reporter (:func:`node_bus`: live
+lines, and the node's log of op changes, API or not), the node's event hub feeds the metrics,
+the RPC client reports each request to the metrics, the chain answers ``/status`` and who
+posted a job; the checks of ``/health`` are the engine, the node's RPC endpoint, its secret
+backend and its home's disk.
 """
 
 from __future__ import annotations
@@ -63,20 +64,26 @@ def log_ops(event: BusEvent) -> None:
     )
 
 
-def serve_node_api(loaded: Any, parts: Any) -> NodeApi | None:
-    """Start the API of the node made of ``parts`` (None when ``:node :api`` is false).
+def node_bus(parts: Any) -> LogBus:
+    """The flow runner's reporter in ``node start``, with or without an API: a :class:`LogBus`
+    whose op changes go to the node's log (:func:`log_ops`)."""
+    bus = LogBus()
+    parts.runner.reporter = bus
+    bus.listen(log_ops)
+    return bus
 
-    The flow runner reports to the API's log bus from now on. A port that cannot be bound is a
-    :class:`UserInputError` naming it.
+
+def serve_node_api(loaded: Any, parts: Any, bus: LogBus) -> NodeApi | None:
+    """Start the API of the node made of ``parts``, its live lines from ``bus`` (the runner's
+    reporter, :func:`node_bus`); None when ``:node :api`` is false. A port that cannot be bound
+    is a :class:`UserInputError` naming it.
     """
     config = loaded.config
     listen = config.node.api
     if not listen.enabled:
         return None
     home = Path(config.home)
-    bus = LogBus()
-    parts.runner.reporter = bus
-    closers: list[Any] = [bus.listen(log_ops)]
+    closers: list[Any] = []
     view = PartsView(parts)
     token = operator_token(home)
     process_masker().add(token)  # never in a log line or a response

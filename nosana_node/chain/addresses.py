@@ -53,3 +53,10 @@ DEVNET = Network(
 )
 
 NETWORKS: dict[str, Network] = {n.name: n for n in (MAINNET, DEVNET)}
+
+#: Default JSON-RPC endpoint of each network.
+RPC_URLS = {
+    "mainnet": "https://api.mainnet-beta.solana.com",
+    "devnet": "https://api.devnet.solana.com",
+    "localnet": "http://127.0.0.1:8899",
+}

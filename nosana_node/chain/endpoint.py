@@ -24,7 +24,8 @@ from urllib.parse import urlsplit, urlunsplit
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from nosana_node.chain.addresses import MAINNET, NETWORKS, Network
+from nosana_node.chain.addresses import MAINNET, NETWORKS, RPC_URLS, Network
+from nosana_node.chain.keyfile import read_keypair
 from nosana_node.errors import ConfigError, UserInputError
 
 #: Test wallets of the local market used when no :keypair is configured, by role.
@@ -88,8 +89,6 @@ class Endpoint:
         """A keypair of the local market's ledger (``keys/<name>.json``)."""
         if self.ledger is None:
             raise UserInputError(f"keypair {name!r}: only the local market has test wallets")
-        from nosana_node.localnet.ledger import read_keypair
-
         path = self.ledger / "keys" / f"{name}.json"
         if not path.exists():
             raise UserInputError(f"no keypair {path}: is {self.ledger} a local market ledger?")
@@ -106,8 +105,6 @@ def endpoint_for(config: Any) -> Endpoint:
         return _localnet(config, rpc, ws, configured)
     if network not in NETWORKS:
         raise ConfigError(f":network {network!r}: expected mainnet, devnet or localnet")
-    from nosana_node.config.schema import RPC_URLS
-
     rpc = rpc or RPC_URLS[network]
     return Endpoint(network, rpc, ws or ws_url_for(rpc), NETWORKS[network], configured)
 

@@ -25,8 +25,6 @@ from typing import Any
 import based58
 import httpx
 from solders.hash import Hash
-from solders.instruction import Instruction
-from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from nosana_node.chain.failures import (
@@ -260,12 +258,6 @@ class RpcClient:
             "maxRetries": 0,
         }
         return str(self.call_once("sendTransaction", base64.b64encode(tx).decode(), config))
-
-    def send(self, instructions: Sequence[Instruction], signers: Sequence[Keypair]) -> str:
-        """Sign (fee payer: the first signer), send and confirm; returns the signature."""
-        from nosana_node.chain.provider import Provider
-
-        return Provider(self, signers[0]).send(list(instructions), list(signers[1:]), action="transaction")
 
     # -- lifecycle --------------------------------------------------------------------------------
     def close(self) -> None:

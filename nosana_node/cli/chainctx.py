@@ -37,9 +37,6 @@ NETWORK = setting("--network", "network", "NAME")
 RPC_URL = setting("--rpc-url", "rpc-url", "URL")
 JSON = options.JSON
 
-NOS_DECIMALS = 6
-SOL_DECIMALS = 9
-
 
 def load(network: str | None, rpc_url: str | None) -> Any:
     """The loaded configuration of this command, with ``--network`` / ``--rpc-url`` applied."""
@@ -64,26 +61,6 @@ def chain(loaded: Any, *, role: str = "client", readonly: bool = False) -> Itera
         yield client
     finally:
         client.close()
-
-
-def amount(base_units: int, decimals: int, unit: str) -> str:
-    """``1500000`` (6 decimals) -> ``1.5 NOS``."""
-    whole, frac = divmod(abs(base_units), 10**decimals)
-    text = f"{whole:,}" + (f".{frac:0{decimals}d}".rstrip("0") if frac else "")
-    return f"{'-' if base_units < 0 else ''}{text} {unit}"
-
-
-def nos(base_units: int | None) -> str:
-    return "-" if base_units is None else amount(base_units, NOS_DECIMALS, "NOS")
-
-
-def xnos(base_units: int | None) -> str:
-    """Staked NOS as markets weigh it (6 decimals)."""
-    return "-" if base_units is None else amount(base_units, NOS_DECIMALS, "xNOS")
-
-
-def sol(lamports: int) -> str:
-    return amount(lamports, SOL_DECIMALS, "SOL")
 
 
 def seconds(value: float) -> str:

@@ -193,3 +193,48 @@ def extract(
     finally:
         store.close()
     print(f"extracted {artifact} ({summary.files} files, {summary.bytes} bytes) into {dest}", file=sys.stderr)
+
+
+@app.command()
+def cleanup(
+    home: Path | None = options.HOME,
+    docker_url: str | None = options.DOCKER_URL,
+    abandon: bool = options.flag(
+        "--abandon",
+        help="First give up every unfinished flow whose runner is gone (it can no longer be resumed).",
+    ),
+) -> None:
+    """Remove what flows that are over left on the engine: containers of runners that are gone,
+    job volumes and networks, private copies (an interrupted flow keeps its own unless --abandon)."""
+    from nosana_node import wiring
+    from nosana_node.docker import labels
+    from nosana_node.docker.engine import connect
+    from nosana_node.docker.leftovers import sweep_job_leftovers
+    from nosana_node.flow.store import FlowStore
+
+    loaded = wiring.load_configuration(flags=options.config_flags(home=home, docker_url=docker_url))
+    settings = wiring.runner_settings(loaded.config)
+    store = FlowStore(settings.home)
+    try:
+        given_up = []
+        if abandon:
+            why = "abandoned (`flow cleanup --abandon`): never to be resumed"
+            given_up = [flow_id for flow_id in store.unfinished() if store.abandon(flow_id, why)]
+        api = connect(settings.docker_url, settings.docker_timeout)
+        try:
+            containers = labels.sweep_orphans(api, store.store_id)
+            swept = sweep_job_leftovers(api, store)
+        finally:
+            api.close()
+    finally:
+        store.close()
+    lines = [f"gave up {len(given_up)} unfinished flow(s): {', '.join(given_up)}"] if given_up else []
+    if containers:
+        lines.append(f"removed {len(containers)} container(s) of runners that are gone")
+    lines += [swept.summary()] if swept.summary() else []
+    for line in lines or ["nothing to clean up"]:
+        print(line)
+    for problem in swept.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    if swept.problems:
+        raise typer.Exit(1)

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 import typer
 
+from nosana_node import units
 from nosana_node.cli import chainctx
 from nosana_node.cli.chainctx import JSON, NETWORK, RPC_URL
 
@@ -52,6 +53,46 @@ def fetch_document(loaded: Any, digest: bytes, max_size: int) -> tuple[str, byte
         raise _user_error("no document: the digest is all zeros")
     with storage_for(loaded) as storage:
         return str(cid), storage.get(cid, max_size=max_size)
+
+
+def job_document(file: Path, repo: str | None, commit: str | None) -> dict[str, Any]:
+    """The document posted for ``file``: a job definition as its JSON data (as the official
+    CLI posts it), a pipeline as a pipeline document; invalid input prints its problems and
+    exits 2."""
+    from nosana_node.chain.documents import MAX_PIPELINE_BYTES, pipeline_document
+    from nosana_node.cli.options import print_problems
+    from nosana_node.formats import JOBDEF, detect
+    from nosana_node.jobdef import validate_document
+    from nosana_node.jobdef.source import load_source
+    from nosana_node.pipeline import load
+    from nosana_node.pipeline.problems import ProblemList
+
+    try:
+        source, fmt = load_source(file)
+    except ProblemList:
+        source = None  # unreadable as either: the pipeline loader says why
+    if source is not None and detect(source.data) == JOBDEF:
+        if repo is not None:
+            raise _user_error("--repo and --commit are for pipelines: a job definition names its images")
+        try:
+            job = validate_document(source, fmt)  # type: ignore[arg-type]
+        except ProblemList as exc:
+            print_problems(exc.lines)
+            raise typer.Exit(2) from None
+        for warning in job.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        document: dict[str, Any] = job.document.data
+        if len(json.dumps(document).encode()) > MAX_PIPELINE_BYTES:
+            raise _user_error(f"{file}: larger than {MAX_PIPELINE_BYTES} bytes")
+        return document
+    try:
+        doc, _ = load(file)
+    except ProblemList as exc:
+        print_problems(exc.lines)
+        raise typer.Exit(2) from None
+    if len(doc.text.encode()) > MAX_PIPELINE_BYTES:
+        raise _user_error(f"{file}: larger than {MAX_PIPELINE_BYTES} bytes")
+    return pipeline_document(doc.text, repo, commit)
 
 
 def _user_error(message: str) -> Exception:
@@ -115,7 +156,7 @@ def print_job(doc: dict[str, Any]) -> None:
         f"  market     {market}",
         f"  project    {doc['project']}",
         f"  node       {doc['node'] or '-'}",
-        f"  timeout    {chainctx.seconds(doc['timeout'])}  (price {chainctx.nos(doc['price'])}/s)",
+        f"  timeout    {chainctx.seconds(doc['timeout'])}  (price {units.nos(doc['price'])}/s)",
         f"  started    {_when(doc['time_start'])}",
         f"  ended      {_when(doc['time_end'])}",
         f"  document   {doc['job_cid'] or '-'}",
@@ -134,7 +175,9 @@ def _view(client: Any, address: Any) -> Any:
 # -- post -----------------------------------------------------------------------------------------
 @app.command("post")
 def post(
-    file: Path = typer.Argument(..., help="Pipeline file (YAML).", show_default=False),
+    file: Path = typer.Argument(
+        ..., help="Pipeline (YAML) or job definition (JSON or YAML) file.", show_default=False
+    ),
     market: str | None = chainctx.option(
         "--market",
         "NAME|ADDRESS",
@@ -152,26 +195,17 @@ def post(
     rpc_url: str | None = RPC_URL,
     as_json: bool = JSON,
 ) -> None:
-    """Post a pipeline as a job: store its document, list it on the market (exit 2: bad input)."""
-    from nosana_node.chain.documents import MAX_PIPELINE_BYTES, pipeline_document
-    from nosana_node.cli.options import print_problems
-    from nosana_node.pipeline import load
-    from nosana_node.pipeline.problems import ProblemList
-
+    """Post a pipeline or a job definition as a job: store its document, list it on the market
+    (exit 2: bad input)."""
     if (repo is None) != (commit is None):
         raise _user_error("--repo and --commit go together: the repository and the commit to check out")
-    if repo is not None and not re.match(r"^(https?|git|ssh)://|^[\w.-]+@[\w.-]+:", repo):
-        raise _user_error(f"--repo: {repo!r} is not a repository URL (https://..., git@host:...)")
+    if repo is not None and not re.match(r"^https?://[^\s/]+", repo):
+        raise _user_error(
+            f"--repo: {repo!r} is not a repository URL a node checks out (https://..., http://...)"
+        )
     if commit is not None and not _COMMIT.match(commit):
         raise _user_error(f"--commit: {commit!r} is not a commit SHA (7 to 64 hex digits)")
-    try:
-        doc, _ = load(file)
-    except ProblemList as exc:
-        print_problems(exc.lines)
-        raise typer.Exit(2) from None
-    if len(doc.text.encode()) > MAX_PIPELINE_BYTES:
-        raise _user_error(f"{file}: larger than {MAX_PIPELINE_BYTES} bytes")
-    document = pipeline_document(doc.text, repo, commit)
+    document = job_document(file, repo, commit)
     seconds = None if timeout is None else chainctx.parse_seconds(timeout, "--timeout")
 
     loaded = chainctx.load(network, rpc_url)
@@ -185,7 +219,7 @@ def post(
             if have < deposit:
                 raise _user_error(
                     f"not enough NOS for {chainctx.seconds(seconds)} on this market: the deposit is "
-                    f"{chainctx.nos(deposit)}, {client.wallet} holds {chainctx.nos(have)}"
+                    f"{units.nos(deposit)}, {client.wallet} holds {units.nos(have)}"
                 )
         cid, digest = store_document(loaded, document)
         posted = client.list_job(address, digest, seconds)
@@ -203,7 +237,7 @@ def post(
         if not as_json:
             name = f" ({result['market_name']})" if result["market_name"] else ""
             print(f"job {posted.job} posted to market {address}{name}")
-            print(f"  document {cid}, timeout {chainctx.seconds(seconds)}, deposit {chainctx.nos(deposit)}")
+            print(f"  document {cid}, timeout {chainctx.seconds(seconds)}, deposit {units.nos(deposit)}")
             print(f"  follow it: nosana-node job get {posted.job}")
         if not wait:
             if as_json:

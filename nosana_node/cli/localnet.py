@@ -41,8 +41,8 @@ def _default_url(url: str | None) -> str:
 
 
 def _admin(ledger: Path | None) -> Any:
+    from nosana_node.chain.keyfile import read_keypair
     from nosana_node.errors import UserInputError
-    from nosana_node.localnet.ledger import read_keypair
 
     path = _ledger_dir(ledger) / "keys" / "admin.json"
     if not path.exists():
@@ -197,6 +197,7 @@ def airdrop(
 
     from nosana_node.chain import pda
     from nosana_node.chain.addresses import MAINNET, TOKEN_PROGRAM
+    from nosana_node.chain.provider import Provider
     from nosana_node.chain.rpc import RpcClient
     from nosana_node.errors import UserInputError
     from nosana_node.localnet.encoding import pubkey_param
@@ -220,7 +221,7 @@ def airdrop(
                 create_idempotent_associated_token_account(admin.pubkey(), owner, mint),
                 mint_to(MintToParams(TOKEN_PROGRAM, mint, ata, admin.pubkey(), round(nos * 10**6))),
             ]
-            signature = rpc.send(ixs, [admin])
+            signature = Provider(rpc, admin).send(ixs, action="mint NOS")
             _wait_finalized(rpc, [signature])
             print(f"{nos:g} NOS -> {owner} (token account {ata})  ({signature})")
 
@@ -245,6 +246,7 @@ def market_open(
     from solders.keypair import Keypair
 
     from nosana_node.chain.addresses import MAINNET, OPEN_ACCESS_KEY
+    from nosana_node.chain.provider import Provider
     from nosana_node.chain.rpc import RpcClient
     from nosana_node.chain.transactions import open_market
     from nosana_node.errors import UserInputError
@@ -271,7 +273,7 @@ def market_open(
         program_id=program_id,
     )
     with RpcClient(_default_url(url)) as rpc:
-        signature = rpc.send([ix], [admin, market])
+        signature = Provider(rpc, admin).send([ix], [market], action="open market")
         _wait_finalized(rpc, [signature])
     result = {"market": str(market.pubkey()), "vault": str(vault), "signature": signature}
     if as_json:

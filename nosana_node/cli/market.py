@@ -10,6 +10,7 @@ from typing import Any
 
 import typer
 
+from nosana_node import units
 from nosana_node.cli import chainctx
 from nosana_node.cli.chainctx import JSON, NETWORK, RPC_URL
 
@@ -69,7 +70,7 @@ def list_markets(network: str | None = NETWORK, rpc_url: str | None = RPC_URL, a
         [
             endpoint.market_name(address) or "-",
             str(address),
-            f"{chainctx.nos(m.job_price)}/s",
+            f"{units.nos(m.job_price)}/s",
             chainctx.seconds(m.job_timeout),
             queued(m),
             "open" if market_json(address, m, "")["node_access_key"] is None else "access key",
@@ -99,11 +100,11 @@ def get_market(
     who = "open to all" if doc["node_access_key"] is None else f"holders of {doc['node_access_key']}"
     lines = [
         f"market {address}" + (f" ({name})" if name else ""),
-        f"  price          {chainctx.nos(account.job_price)} per second",
+        f"  price          {units.nos(account.job_price)} per second",
         f"  job timeout    {chainctx.seconds(account.job_timeout)}",
         f"  expiration     {chainctx.seconds(account.job_expiration)} (done jobs may be cleaned after)",
         f"  job type       {account.job_type}",
-        f"  nodes          {who}, minimum stake {chainctx.nos(account.node_xnos_minimum)} (xNOS)",
+        f"  nodes          {who}, minimum stake {units.nos(account.node_xnos_minimum)} (xNOS)",
         f"  authority      {account.authority}",
         f"  vault          {account.vault}",
         f"  queue          {queued(account)}",

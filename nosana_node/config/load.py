@@ -20,7 +20,7 @@ from typing import Any
 from nosana_node.config.edn import Traced, read_config_file, show_path
 from nosana_node.config.files import expand
 from nosana_node.config.options import ConfigOptions
-from nosana_node.config.schema import BY_KEY, RPC_URLS, SECTIONS, SETTINGS, NodeConfig, Setting, build
+from nosana_node.config.schema import BY_KEY, SECTIONS, SETTINGS, NodeConfig, Setting, build
 from nosana_node.errors import ConfigError
 from nosana_node.secrets.value import Secret
 
@@ -297,6 +297,8 @@ def _derive(values: dict[str, Any], sources: dict[str, Source]) -> None:
     if values["network"] == "localnet":
         _derive_localnet(values, sources)
     if values["rpc-url"] is None:
+        from nosana_node.chain.addresses import RPC_URLS
+
         values["rpc-url"] = RPC_URLS[values["network"]]
         sources["rpc-url"] = Source("default", f"(for network {values['network']})")
 

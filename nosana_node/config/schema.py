@@ -38,13 +38,6 @@ from nosana_node.units import GIB, MIB
 ENV_PREFIX = "NOSANA_"
 PULL_POLICIES = ("always", "if-not-present", "never")
 
-#: Default JSON-RPC endpoint of each network.
-RPC_URLS = {
-    "mainnet": "https://api.mainnet-beta.solana.com",
-    "devnet": "https://api.devnet.solana.com",
-    "localnet": "http://127.0.0.1:8899",
-}
-
 
 def meta(kind: Kind, doc: str, *, env: bool = True, default_text: str | None = None) -> dict[str, Any]:
     """The metadata of a dataclass field declaring one setting; ``default_text`` describes a

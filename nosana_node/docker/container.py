@@ -13,56 +13,17 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING
 
 from nosana_node.docker.errors import EngineError, EngineNotFound, engine_call
 from nosana_node.docker.guard import OpGuard
+from nosana_node.flow.executor import Exit, JobSpec
 
 if TYPE_CHECKING:
     import docker
 
 SHELL = ["/bin/sh", "-c"]
-
-
-@dataclass(frozen=True)
-class Mount:
-    """A named volume (``volume=True``) or a host directory of the node's, at ``target``."""
-
-    source: str
-    target: str
-    read_only: bool = True
-    volume: bool = False
-
-
-@dataclass
-class JobSpec:
-    """What a job container is made of (limits come from the runner settings).
-
-    The job runs ``script`` with ``/bin/sh -c``, unless ``command`` is given: then ``command``
-    runs as it is, after ``entrypoint`` (None: the image's own). ``work_dir`` None: the image's.
-    ``ports``: container ports (``8080/tcp``) published on ``publish_address`` at ports the
-    engine picks; ``aliases``: names other containers of the network reach this one by.
-    """
-
-    image: str
-    script: str
-    work_dir: str | None
-    env: dict[str, str]
-    labels: dict[str, str]
-    name: str | None
-    cpus: float
-    memory: int
-    pids: int
-    gpus: int | None
-    network: str
-    command: list[str] | None = None
-    entrypoint: list[str] | None = None
-    ports: list[str] = field(default_factory=list)
-    publish_address: str = "127.0.0.1"
-    mounts: list[Mount] = field(default_factory=list)
-    aliases: list[str] = field(default_factory=list)
 
 
 def device_requests(gpus: int | None) -> list[dict[str, object]] | None:
@@ -128,15 +89,6 @@ def published(api: docker.APIClient, container: str) -> dict[str, tuple[str, int
         for binding in bindings or []:
             found.setdefault(port, (binding["HostIp"], int(binding["HostPort"])))
     return found
-
-
-@dataclass
-class Exit:
-    """How a container ended."""
-
-    code: int
-    timed_out: bool = False
-    oom_killed: bool = False
 
 
 def run_attached(

@@ -27,15 +27,12 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from nosana_node.docker import container
-from nosana_node.docker.container import Mount
-from nosana_node.docker.errors import EngineError, engine_call
-from nosana_node.docker.guard import OpGuard
-from nosana_node.docker.images import ensure_image
+from nosana_node.docker.errors import EngineError
 from nosana_node.docker.jobenv import JobEnv, job_env
 from nosana_node.docker.labels import job_labels
 from nosana_node.errors import NosanaError
 from nosana_node.flow.cancel import Cancelled, CancelReason
+from nosana_node.flow.executor import Executor, Guard, JobSpec, Mount
 from nosana_node.flow.model import Op
 from nosana_node.flow.registry import OpOutcome, OpType
 from nosana_node.flow.results import OpResults, Reason
@@ -122,7 +119,7 @@ class _Monitor(threading.Thread):
 
     def run(self) -> None:
         ctx = self.ctx
-        published = container.published(self.env.api, self.container_id)
+        published = self.env.docker.ports(self.container_id)
         ports = []
         for number, kind, checks in self.ports_spec:
             host, host_port = published.get(f"{number}/tcp", ("", 0))
@@ -148,8 +145,7 @@ class _Monitor(threading.Thread):
                     f"{self.settings.health_timeout:g}s (last: {last})"
                 )
                 ctx.log.note(self.failure)
-                with engine_call("cannot stop the service"):
-                    self.env.api.kill(self.container_id)
+                self.env.docker.kill(self.container_id)
                 return
             if not self._wait(self.settings.health_interval):
                 return
@@ -221,7 +217,7 @@ class ContainerRun(OpType):
         settings = ctx.settings
         index = [op.id for op in ctx.flow.ops].index(ctx.op.id)
         gpus = (settings.gpus or -1) if args.get("gpu") else None
-        spec = container.JobSpec(
+        spec = JobSpec(
             image=image,
             script="",
             work_dir=args.get("work_dir") or None,
@@ -270,7 +266,7 @@ class ContainerRun(OpType):
         self,
         ctx: OpContext,
         env: JobEnv,
-        guard: OpGuard,
+        guard: Guard,
         container_id: str,
         ports: list[Any],
         args: dict[str, Any],
@@ -279,7 +275,7 @@ class ContainerRun(OpType):
         monitor = _Monitor(ctx, env, container_id, ports, self.settings)
         ended_by: CancelReason | None = None
         try:
-            end = container.run_attached(env.api, container_id, ctx.log.write, guard, monitor.start)
+            end = env.docker.run(container_id, ctx.log.write, guard, monitor.start)
         except Cancelled as exc:
             if exc.reason not in _SERVICE_ENDS or (not service and exc.reason is not CancelReason.COMPLETED):
                 raise
@@ -331,9 +327,7 @@ class CreateVolume(OpType):
 def _ensure(env: RunEnv, image: str, authentication: Any) -> None:
     from nosana_node.docker.service import docker_service
 
-    service = docker_service(env)
-    if image in service.ready_images:
-        return
+    executor: Executor = docker_service(env)
     docker_auth = (authentication or {}).get("docker") if isinstance(authentication, dict) else None
 
     def auth() -> dict[str, Any] | None:
@@ -347,8 +341,7 @@ def _ensure(env: RunEnv, image: str, authentication: Any) -> None:
 
     if docker_auth and docker_auth.get("password"):
         env.masker.add(docker_auth["password"])
-    ensure_image(service.api, image, env.settings.pull_policy, auth, env.reporter.message, env.cancel.check)
-    service.ready_images.add(image)
+    executor.ensure_image(image, env.settings.pull_policy, auth, env.reporter.message)
 
 
 def _resource_store(ctx: OpContext, settings: JobdefSettings) -> Any:

@@ -4,12 +4,12 @@ Created on first use by a ``container/run`` or ``container/create-volume`` op of
 (``job_env(ctx)``), closed when the run ends:
 
 - the job's network: on the node's default networks (``isolated``, ``bridge``) each job gets a
-  bridge network of its own, ``nosana-<flow id>`` (labelled like job containers; bridge
-  interface ``nsj…``, ``nsb…`` with ``bridge``), so that its ops reach each other by name
-  (``%%ops.ID.host%%``) and no other job's; with ``isolated`` the node's firewall rules
-  (:mod:`nosana_node.docker.firewall`) cover every ``nsj…`` bridge too: no service of the host is
-  reachable; ``bridge`` exposes them, as Docker's bridge does. ``none`` and a named network are
-  used as they are;
+  bridge network of its own (:class:`~nosana_node.docker.network.FlowNetwork`,
+  ``nosana-<flow id>``, labelled like job containers; bridge interface ``nsj…``, ``nsb…`` with
+  ``bridge``), so that its ops reach each other by name (``%%ops.ID.host%%``) and no other job's;
+  with ``isolated`` the node's firewall rules (:mod:`nosana_node.docker.firewall`) cover every
+  ``nsj…`` bridge too: no service of the host is reachable; ``bridge`` exposes them, as Docker's
+  bridge does. ``none`` and a named network are used as they are;
 - volumes (``container/create-volume``): Docker named volumes ``nosana-<flow id>-<name>``,
   labelled with the store and the flow;
 - private directories under ``<home>/flows/<id>/private`` (writable resource copies, merged
@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 from nosana_node.docker.errors import EngineError, EngineNotFound, engine_call
 from nosana_node.docker.labels import FLOW, NODE, STORE
+from nosana_node.docker.network import FlowNetwork
 from nosana_node.docker.service import DockerService, docker_service
 
 if TYPE_CHECKING:
@@ -40,10 +41,6 @@ if TYPE_CHECKING:
 NAME = "jobdef-env"
 VOLUME = "io.nosana.volume"
 SHARED_NETWORKS = ("bridge", "isolated")
-#: prefix of the bridge interfaces of job networks (at most 15 characters in all); the firewall
-#: rules cover ``nsj+``, so the bridges of ``bridge`` mode get another prefix, out of their scope
-INTERFACE_PREFIX = "nsj"
-OPEN_INTERFACE_PREFIX = "nsb"
 
 
 def volume_name(flow_id: str, name: str) -> str:
@@ -67,7 +64,9 @@ class JobEnv:
         self.shared = mode in SHARED_NETWORKS
         self.isolated = mode == "isolated"
         self.network = f"nosana-{ctx.flow.id}" if self.shared else mode
-        self._network_ready = not self.shared
+        self._flow_network = (
+            FlowNetwork(self.docker.api, self.network, self.labels, self.isolated) if self.shared else None
+        )
 
     @property
     def api(self):  # type: ignore[no-untyped-def]
@@ -77,26 +76,8 @@ class JobEnv:
     def prepare_network(self) -> str:
         """The network the job's containers join, made on first use."""
         with self._lock:
-            if not self._network_ready:
-                try:
-                    with engine_call(f"cannot inspect the job network {self.network}"):
-                        self.api.inspect_network(self.network)
-                except EngineNotFound:
-                    prefix = INTERFACE_PREFIX if self.isolated else OPEN_INTERFACE_PREFIX
-                    interface = prefix + hashlib.sha256(self.network.encode()).hexdigest()[:12]
-                    with engine_call(f"cannot create the job network {self.network}"):
-                        self.api.create_network(
-                            self.network,
-                            driver="bridge",
-                            options={"com.docker.network.bridge.name": interface},
-                            labels=self.labels,
-                            check_duplicate=True,
-                        )
-                if self.isolated:  # the node's firewall rules, for every job bridge at once
-                    from nosana_node.docker.firewall import IptablesFirewall
-
-                    IptablesFirewall().isolate(INTERFACE_PREFIX + "+")
-                self._network_ready = True
+            if self._flow_network is not None:
+                return self._flow_network.prepare()
         return self.network
 
     def volume(self, name: str) -> str:
@@ -140,12 +121,9 @@ class JobEnv:
                     pass
                 except EngineError as exc:
                     problems.append(str(exc))
-        if self.shared and self._network_ready:
+        if self._flow_network is not None:
             try:
-                with engine_call(f"cannot remove the job network {self.network}"):
-                    self.api.remove_network(self.network)
-            except EngineNotFound:
-                pass
+                self._flow_network.cleanup()
             except EngineError as exc:
                 problems.append(str(exc))
         shutil.rmtree(self.private, ignore_errors=True)

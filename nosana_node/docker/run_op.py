@@ -19,22 +19,23 @@ taken out: past it the op fails (``timeout``), whatever it was doing. A cancelle
 (``ctx.cancel``) removes the container at once, cuts any transfer, and the op raises
 :class:`~nosana_node.flow.cancel.Cancelled`. An engine that does not answer leaves the op
 ``engine-unreachable`` (resumable), at most a grace after its deadline.
+
+The op asks the engine through the :class:`~nosana_node.flow.executor.Executor` seam only.
 """
 
 from __future__ import annotations
 
 import posixpath
 import time
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from nosana_node.artifacts.tarcheck import UnsafeArchiveError, scan
-from nosana_node.docker import container, script, transfer
-from nosana_node.docker.errors import EngineError, EngineNotFound, engine_call
-from nosana_node.docker.guard import JobTimedOut, OpGuard
-from nosana_node.docker.images import ensure_image
+from nosana_node.docker import script
+from nosana_node.docker.errors import EngineError
+from nosana_node.docker.guard import JobTimedOut
 from nosana_node.docker.labels import job_labels
-from nosana_node.docker.service import DockerService, docker_service
+from nosana_node.docker.service import docker_service
+from nosana_node.flow.executor import Executor, Guard, JobSpec
 from nosana_node.flow.model import Op
 from nosana_node.flow.refs import Resolver
 from nosana_node.flow.registry import OpOutcome, OpType
@@ -109,10 +110,7 @@ class DockerRun(OpType):
         return f"{op.id} ({op.args.get('image')})"
 
     def preflight(self, op: Op, env: RunEnv) -> None:
-        service = docker_service(env)
-        image = op.args["image"]
-        if image in service.ready_images:
-            return
+        executor: Executor = docker_service(env)
         pull_auth = op.args.get("pull_auth")
 
         def auth() -> dict[str, Any] | None:
@@ -126,10 +124,7 @@ class DockerRun(OpType):
                 "serveraddress": resolved.get("server"),
             }
 
-        ensure_image(
-            service.api, image, env.settings.pull_policy, auth, env.reporter.message, env.cancel.check
-        )
-        service.ready_images.add(image)
+        executor.ensure_image(op.args["image"], env.settings.pull_policy, auth, env.reporter.message)
 
     def run(self, ctx: OpContext) -> OpOutcome:
         args = ctx.args
@@ -147,33 +142,33 @@ class DockerRun(OpType):
                 continue
             placements.append((resource["name"], _target(work_dir, resource["path"]), record))
 
-        service = docker_service(ctx.env)
+        executor: Executor = docker_service(ctx.env)
         settings = ctx.settings
         index = [op.id for op in ctx.flow.ops].index(ctx.op.id)
-        spec = container.JobSpec(
+        spec = JobSpec(
             image=args["image"],
             script=script.render(args["commands"]),
             work_dir=work_dir,
             env={k: str(v) for k, v in args.get("env", {}).items() if v is not None},
-            labels=job_labels(service.store_id, ctx.env.runner, ctx.flow.id, ctx.op.id),
+            labels=job_labels(executor.store_id, ctx.env.runner, ctx.flow.id, ctx.op.id),
             name=f"nosana-{ctx.flow.id}-{index}-{ctx.state.run_count}",
             cpus=settings.cpus,
             memory=settings.memory,
             pids=settings.pids,
             gpus=args.get("gpus", settings.gpus),
-            network=service.network,
+            network=executor.network,
         )
         ctx.cancel.check()
         # the op's time (job_timeout) covers resources in, the run and artifacts out; the guard
         # also bounds every wait for the engine (see nosana_node.docker.guard)
-        with service.guard(ctx.cancel, settings.job_timeout) as guard:
+        with executor.guard(ctx.cancel, settings.job_timeout) as guard:
             try:
-                job = service.create(spec, guard, ctx.flow.id)
+                job = executor.create(spec, guard, ctx.flow.id)
             except EngineError as exc:
                 return OpOutcome.failed(Reason(exc.reason), str(exc))
             settled = False  # False while an exception (cancelled, an error, a bug) is leaving
             try:
-                outcome = self._run_container(ctx, service, guard, job.id, work_dir, placements)
+                outcome = self._run_container(ctx, executor, guard, job.id, work_dir, placements)
                 settled = True
                 return outcome
             finally:  # leaving on an exception: the container goes before the op ends
@@ -182,13 +177,12 @@ class DockerRun(OpType):
     def _run_container(
         self,
         ctx: OpContext,
-        service: DockerService,
-        guard: OpGuard,
+        executor: Executor,
+        guard: Guard,
         container_id: str,
         work_dir: str,
         placements: list[tuple[str, str, dict[str, Any]]],
     ) -> OpOutcome:
-        api = service.api
         args = ctx.args
         timeout = ctx.settings.job_timeout
         results = OpResults()
@@ -196,17 +190,12 @@ class DockerRun(OpType):
         try:
             if placements:
                 started = time.perf_counter()
-                with engine_call("cannot place the resources in the job container"):
-                    dirs = [work_dir, *(target for _, target, _ in placements)]
-                    guard.call(
-                        "cannot place the resources", partial(transfer.make_dirs, api, container_id, dirs)
-                    )
-                    for _name, target, record in placements:
-                        blob = ctx.artifacts.path(record["digest"])
-                        transfer.put_blob(api, container_id, target, blob, guard)
+                dirs = [work_dir, *(target for _, target, _ in placements)]
+                blobs = [(target, ctx.artifacts.path(record["digest"])) for _, target, record in placements]
+                executor.place(container_id, dirs, blobs, guard)
                 results.timings["resources_in"] = round(time.perf_counter() - started, 4)
             phase = "running"
-            end = container.run_attached(api, container_id, ctx.log.write, guard)
+            end = executor.run(container_id, ctx.log.write, guard)
             code = end.code
             if end.timed_out:
                 text = f"timed out after {timeout:g}s (container killed)"
@@ -220,7 +209,7 @@ class DockerRun(OpType):
             for artifact in args.get("artifacts", []):
                 phase = f"taking artifact {artifact['name']!r} out"
                 guard.check()
-                record = self._collect(ctx, api, guard, container_id, work_dir, artifact)
+                record = self._collect(ctx, executor, guard, container_id, work_dir, artifact)
                 if record is None:
                     where = artifact.get("paths") or artifact["path"]
                     if artifact.get("required", True):
@@ -240,8 +229,8 @@ class DockerRun(OpType):
     def _collect(
         self,
         ctx: OpContext,
-        api: Any,
-        guard: OpGuard,
+        executor: Executor,
+        guard: Guard,
         container_id: str,
         work_dir: str,
         artifact: dict[str, Any],
@@ -249,14 +238,8 @@ class DockerRun(OpType):
         name, path = artifact["name"], artifact["path"]
         paths = artifact.get("paths") or [path]
         with ctx.artifacts.writer(ctx.settings.artifact_cap, f"artifact {name!r}") as writer:
-            try:
-                with engine_call(f"cannot take artifact {name!r} out"):
-                    if len(paths) > 1 or transfer.has_glob(path):
-                        if transfer.collect_glob(api, container_id, work_dir, paths, writer, guard) == 0:
-                            return None
-                    else:
-                        transfer.collect(api, container_id, _target(work_dir, path), writer, guard)
-            except EngineNotFound:
+            wanted = paths if len(paths) > 1 else [path]
+            if not executor.publish(container_id, name, work_dir, wanted, writer, guard):
                 return None
             writer.close()
             try:

@@ -1,7 +1,12 @@
 """The engine as a run-wide service: one connection, the sweeps, job containers' whole life.
 
+:class:`DockerService` is the Docker adapter of the engine seam
+(:class:`~nosana_node.flow.executor.Executor`): the ops ask it to create, run, publish and
+cancel; only this package speaks to the Docker client.
+
 Created on first use by a Docker op (``docker_service(env)``): it connects, removes the
-containers of this store whose runner is gone and makes the job network ready
+containers of this store whose runner is gone, then the job volumes and networks of flows that
+are over (:mod:`nosana_node.docker.leftovers`), and makes the job network ready
 (:mod:`nosana_node.docker.network`). Rules:
 
 - a job container is created through :meth:`DockerService.create`: it is registered (for
@@ -19,20 +24,27 @@ containers of this store whose runner is gone and makes the job network ready
 
 from __future__ import annotations
 
+import posixpath
 import threading
+from functools import partial
 from typing import TYPE_CHECKING
 
-from nosana_node.docker import container, labels
+from nosana_node.docker import container, labels, transfer
 from nosana_node.docker.engine import connect
 from nosana_node.docker.errors import EngineError, EngineNotFound, EngineUnreachable, engine_call
 from nosana_node.docker.guard import STOP_GRACE, OpGuard
+from nosana_node.docker.images import ensure_image
+from nosana_node.docker.leftovers import sweep_job_leftovers
 from nosana_node.docker.network import IsolatedNetwork, job_network
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
+    from nosana_node.artifacts.store import BlobWriter
     from nosana_node.flow.cancel import CancelToken
     from nosana_node.flow.context import RunEnv
+    from nosana_node.flow.executor import Exit, JobSpec, PullAuth
 
 NAME = "docker"
 
@@ -60,6 +72,7 @@ class DockerService:
     def __init__(self, env: RunEnv) -> None:
         settings = env.settings
         self._report = env.reporter.message
+        self._check = env.cancel.check
         self.api = connect(settings.docker_url, settings.docker_timeout)
         self.store_id = env.store.store_id
         self.runner = str(env.runner)
@@ -73,8 +86,11 @@ class DockerService:
         swept = labels.sweep_orphans(self.api, self.store_id)
         if swept:
             env.reporter.message(f"removed {len(swept)} container(s) left by a runner that is gone")
-        network = job_network(settings.network)
-        self.network = network.prepare(self.api)  # the network mode of every job container
+        leftovers = sweep_job_leftovers(self.api, env.store)
+        for line in ([leftovers.summary()] if leftovers.summary() else []) + leftovers.problems:
+            env.reporter.message(line)
+        network = job_network(settings.network, self.api)
+        self.network = network.prepare()  # the network mode of every job container
         if isinstance(network, IsolatedNetwork) and network.created:
             env.reporter.message(f"created the job network {network.name} (no access to the host's services)")
 
@@ -93,7 +109,14 @@ class DockerService:
 
     # -- containers -----------------------------------------------------------------------------------
 
-    def create(self, spec: container.JobSpec, guard: OpGuard, flow_id: str) -> JobContainer:
+    def ensure_image(self, image: str, policy: str, auth: PullAuth, say: Callable[[str], None]) -> None:
+        """Make ``image`` present by ``policy``, once per run (pulls stop when the run is cancelled)."""
+        if image in self.ready_images:
+            return
+        ensure_image(self.api, image, policy, auth, say, self._check)
+        self.ready_images.add(image)
+
+    def create(self, spec: JobSpec, guard: OpGuard, flow_id: str) -> JobContainer:
         """Create a job container; from the moment it exists, a cancel of ``guard``'s token
         removes it. One the engine makes after the op gave up waiting is removed when it answers."""
         with self._cond:
@@ -108,6 +131,50 @@ class DockerService:
             )
         forget = guard.cancel.on_cancel(lambda _: self.remove_now(container_id))  # at once if cancelled
         return JobContainer(self, container_id, forget)
+
+    def place(self, execution: str, dirs: list[str], blobs: list[tuple[str, Path]], guard: OpGuard) -> None:
+        """Make ``dirs`` in the container, then extract each stored tar blob at its directory."""
+        with engine_call("cannot place the resources in the job container"):
+            guard.call("cannot place the resources", partial(transfer.make_dirs, self.api, execution, dirs))
+            for target, blob in blobs:
+                transfer.put_blob(self.api, execution, target, blob, guard)
+
+    def run(
+        self,
+        execution: str,
+        on_output: Callable[[str, bytes], None],
+        guard: OpGuard,
+        on_start: Callable[[], None] | None = None,
+    ) -> Exit:
+        """Start attached; stream the output until the container ends (:func:`container.run_attached`)."""
+        return container.run_attached(self.api, execution, on_output, guard, on_start)
+
+    def publish(
+        self, execution: str, name: str, work_dir: str, paths: list[str], writer: BlobWriter, guard: OpGuard
+    ) -> bool:
+        """Stream ``paths`` (globs allowed) out of the container into ``writer``; False: nothing there."""
+        try:
+            with engine_call(f"cannot take artifact {name!r} out"):
+                if len(paths) > 1 or transfer.has_glob(paths[0]):
+                    return transfer.collect_glob(self.api, execution, work_dir, paths, writer, guard) > 0
+                target = posixpath.normpath(posixpath.join(work_dir, paths[0]))
+                transfer.collect(self.api, execution, target, writer, guard)
+                return True
+        except EngineNotFound:
+            return False
+
+    def ports(self, execution: str) -> dict[str, tuple[str, int]]:
+        """The container's published ports."""
+        return container.published(self.api, execution)
+
+    def kill(self, execution: str) -> None:
+        """Stop the running job; :meth:`run` then returns its exit."""
+        with engine_call("cannot stop the job container"):
+            self.api.kill(execution)
+
+    def cancel(self, execution: str) -> None:
+        """Stop and remove the container at once (see :meth:`remove_now`)."""
+        self.remove_now(execution)
 
     def _removal(self, container_id: str) -> threading.Thread:
         def work() -> None:

@@ -393,6 +393,39 @@ class FlowStore:
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise damaged(self.path, f"flow {flow_id} cannot be read: {type(exc).__name__}: {exc}") from None
 
+    def status_of(self, flow_id: str) -> FlowStatus | None:
+        """The flow's status (None when no flow has exactly this id)."""
+        rows = self._query("SELECT status FROM flows WHERE id=?", (flow_id,))
+        return FlowStatus(rows[0][0]) if rows else None
+
+    def abandon(self, flow_id: str, why: str) -> bool:
+        """Mark an unfinished flow whose runner is gone ``stopped`` (never to be resumed);
+        False when it is finished, missing, or owned by a live runner."""
+
+        def work() -> bool:
+            row = self._db.execute("SELECT status, runner FROM flows WHERE id=?", (flow_id,)).fetchone()
+            if row is None or FlowStatus(row[0]).finished:
+                return False
+            owner = RunnerIdentity.parse(row[1]) if row[1] else None
+            if owner is not None and owner.alive() is not False:
+                return False
+            now = time.time()
+            self._db.execute(
+                "UPDATE flows SET status=?, ended_at=?, error=?, runner=NULL, updated_at=? WHERE id=?",
+                (str(FlowStatus.STOPPED), now, why, now, flow_id),
+            )
+            return True
+
+        return self._write(work, immediate=True)
+
+    def unfinished(self) -> list[str]:
+        """Ids of the flows that are not over (pending, running, interrupted)."""
+        rows = self._query(
+            "SELECT id FROM flows WHERE status IN (?, ?, ?) ORDER BY created_at",
+            (str(FlowStatus.PENDING), str(FlowStatus.RUNNING), str(FlowStatus.INTERRUPTED)),
+        )
+        return [row[0] for row in rows]
+
     def runner_of(self, flow_id: str) -> RunnerIdentity | None:
         """The runner that owns the flow now, if any."""
         rows = self._query("SELECT runner FROM flows WHERE id=?", (flow_id,))

@@ -33,7 +33,10 @@ HINTS = {
     "environment": " (the format calls it 'env')",
     "healthcheck": " (health checks go in 'expose': [{port, health_checks: [{type: http, …}]}])",
     "health_check": " (health checks go in 'expose': [{port, health_checks: [{type: http, …}]}])",
-    "restart_policy": " (@nosana/sdk 0.4.69 refuses it; newer @nosana/types accept it)",
+    "restart_policy": (
+        " (refused as @nosana/sdk 0.4.69 refuses it, though newer @nosana/types accept it:"
+        " this node never restarts a job's container)"
+    ),
 }
 #: Discriminated unions whose tag is a ``type`` key: the error is about that key.
 TYPE_TAGGED = {

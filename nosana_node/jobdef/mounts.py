@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from nosana_node.docker.container import Mount
+from nosana_node.flow.executor import Mount
 from nosana_node.jobdef.schema import REMOVE_IF_EMPTY, OllamaResource, RemoteResource, ResourceItem, Spread
 from nosana_node.resources.errors import ResourceError
 from nosana_node.resources.ollama import DEFAULT_TARGET

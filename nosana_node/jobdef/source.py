@@ -19,13 +19,12 @@ from nosana_node.pipeline.loader import (
     MAX_DEPTH,
     MAX_NODES,
     Document,
-    Mark,
     Path_,
     load_text,
     read_text,
     render_path,
 )
-from nosana_node.pipeline.problems import Problem, ProblemList
+from nosana_node.pipeline.problems import Mark, Problem, ProblemList
 
 Format = Literal["json", "yaml"]
 #: Most values in one JSON document (the YAML loader's node budget: the largest job definition

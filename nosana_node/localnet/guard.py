@@ -1,4 +1,4 @@
-"""The connection cap of the local market's endpoints.
+"""The connection cap of an aiohttp server: the local market's endpoints, the node's API.
 
 The cap counts HTTP and WebSocket connections together: past it a new connection gets ``503``
 and is closed, and the log says so once (again only after the count has dropped), so that open
@@ -60,9 +60,11 @@ class _Counted(asyncio.Protocol):
 class ConnectionGuard:
     """Counts the connections of every site it guards and refuses those past ``limit``."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, name: str = "local market", setting: str = "--max-connections") -> None:
         self.limit = limit
         self.open = 0
+        self.name = name  # who says so in the log
+        self.setting = setting  # what sets the limit
         self._refusing = False
 
     def protocol(self, server: web.Server) -> asyncio.Protocol:
@@ -70,9 +72,10 @@ class ConnectionGuard:
             if not self._refusing:
                 self._refusing = True
                 log.warning(
-                    "local market: %d connections open, the limit (--max-connections): "
-                    "refusing new ones until some close",
+                    "%s: %d connections open, the limit (%s): refusing new ones until some close",
+                    self.name,
                     self.limit,
+                    self.setting,
                 )
             return _Refused()
         return _Counted(server(), self)
@@ -81,7 +84,7 @@ class ConnectionGuard:
         self.open -= 1
         if self._refusing and self.open < self.limit * 9 // 10:
             self._refusing = False
-            log.warning("local market: %d connections open: accepting new ones again", self.open)
+            log.warning("%s: %d connections open: accepting new ones again", self.name, self.open)
 
 
 class GuardedSite(web.TCPSite):

@@ -39,6 +39,7 @@ from solders.account import Account
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from nosana_node.chain.keyfile import read_keypair, write_keypair
 from nosana_node.errors import ChainError, UserInputError
 
 SCHEMA_VERSION = "2"
@@ -343,23 +344,3 @@ class Ledger:
         keypair = Keypair()
         write_keypair(path, keypair)
         return keypair
-
-
-def write_keypair(path: Path, keypair: Keypair) -> None:
-    """Save a keypair as the Solana CLI does (a JSON array of 64 bytes), mode 600, atomically."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(list(bytes(keypair)), fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def read_keypair(path: Path) -> Keypair:
-    """Read a Solana CLI keypair file."""
-    try:
-        raw = json.loads(path.read_text())
-        return Keypair.from_bytes(bytes(raw))
-    except (OSError, ValueError, TypeError) as exc:
-        raise ChainError(f"cannot read keypair {path}: {exc}") from None

@@ -19,9 +19,9 @@ from pathlib import Path
 from nosana_node import units
 from nosana_node.chain.accounts import MarketAccount
 from nosana_node.chain.addresses import OPEN_ACCESS_KEY
-from nosana_node.cli.chainctx import nos, seconds, sol, xnos
 from nosana_node.errors import ChainError, NosanaError, UserInputError
 from nosana_node.node.parts import NodeParts
+from nosana_node.units import duration, nos, sol, xnos
 
 LAMPORTS = 10**9
 
@@ -115,7 +115,7 @@ def check_market(parts: NodeParts) -> CheckResult:
     queued = len(m.queue) if m.queue_type == 1 else 0
     waiting = len(m.queue) if m.queue_type == 0 else 0
     verdict = (
-        f"{shown}: price {nos(m.job_price)}/s, timeout {seconds(m.job_timeout)}, "
+        f"{shown}: price {nos(m.job_price)}/s, timeout {duration(m.job_timeout)}, "
         f"{queued} node(s) queued, {waiting} job(s) waiting"
     )
     return CheckResult("market", True, verdict)
@@ -189,6 +189,7 @@ def check_access(parts: NodeParts, market: MarketAccount | None) -> CheckResult:
 def check_docker(parts: NodeParts) -> CheckResult:
     from nosana_node.docker import labels
     from nosana_node.docker.engine import connect
+    from nosana_node.docker.leftovers import sweep_job_leftovers
 
     settings = parts.runner.settings
     where = settings.docker_url or "the local socket"
@@ -197,6 +198,7 @@ def check_docker(parts: NodeParts) -> CheckResult:
         try:
             version = api.version().get("Version", "?")
             swept = labels.sweep_orphans(api, parts.runner.store.store_id)
+            leftovers = sweep_job_leftovers(api, parts.runner.store)
         finally:
             api.close()
     except NosanaError as exc:
@@ -205,6 +207,7 @@ def check_docker(parts: NodeParts) -> CheckResult:
         reason = f"{type(exc).__name__}: {' '.join(str(exc).split())[:160]}"
         return CheckResult("Docker", False, f"the engine at {where} fails: {reason}", "check the engine")
     extra = f"; removed {len(swept)} container(s) left by a node that is gone" if swept else ""
+    extra += "".join(f"; {line}" for line in [leftovers.summary(), *leftovers.problems] if line)
     return CheckResult("Docker", True, f"engine {version} at {where}{extra}")
 
 

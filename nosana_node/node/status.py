@@ -15,9 +15,9 @@ from typing import Any
 from solders.pubkey import Pubkey
 
 from nosana_node.chain.accounts import QueueType
-from nosana_node.cli.chainctx import nos, seconds, sol, xnos
 from nosana_node.errors import ChainError
 from nosana_node.node.state import NodeDb, running_node
+from nosana_node.units import duration, nos, sol, xnos
 
 
 def node_status(chain: Any, home: Path, market: Pubkey | None) -> dict[str, Any]:
@@ -117,4 +117,4 @@ def describe(status: dict[str, Any]) -> str:
 
 
 def _ago(unix: float | None) -> str:
-    return "-" if unix is None else seconds(max(0, int(time.time() - unix)))
+    return "-" if unix is None else duration(max(0, int(time.time() - unix)))

@@ -28,7 +28,7 @@ from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
 from yaml.resolver import Resolver
 
-from nosana_node.pipeline.problems import Problem, ProblemList
+from nosana_node.pipeline.problems import Mark, Problem, ProblemList
 
 try:  # libyaml: scanning and parsing in C (PyYAML wheels ship it)
     from yaml.cyaml import CParser as _Parser
@@ -46,14 +46,6 @@ MAP_TAG = "tag:yaml.org,2002:map"
 SEQ_TAG = "tag:yaml.org,2002:seq"
 # Characters YAML 1.1 does not allow in a stream (tab, LF, CR and NEL are fine).
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
-
-
-@dataclass(frozen=True)
-class Mark:
-    """A 1-based line and column."""
-
-    line: int
-    column: int
 
 
 @dataclass

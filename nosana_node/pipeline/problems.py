@@ -9,12 +9,16 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 from nosana_node.errors import UserInputError
 
-if TYPE_CHECKING:
-    from nosana_node.pipeline.loader import Mark
+
+@dataclass(frozen=True)
+class Mark:
+    """A 1-based line and column."""
+
+    line: int
+    column: int
 
 
 @dataclass(frozen=True)

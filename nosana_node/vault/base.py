@@ -70,7 +70,7 @@ class Vault(ABC):
 
     def __init__(self, cache_ttl: float = 0.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.cache_ttl = cache_ttl
-        self.clock = clock  # seconds, for the cache TTL (tests give their own)
+        self.clock = clock  # seconds, for the cache TTL and a token's TTL (tests give their own)
         self._cache: dict[str, tuple[float, Data]] = {}
         self._cache_lock = threading.Lock()
 

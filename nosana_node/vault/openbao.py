@@ -10,7 +10,6 @@ they never reach a log or an error message.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -35,7 +34,7 @@ class OpenBaoVault(Vault):
         self._client: Any = None
         self._token: Secret | None = None
         self._ttl = 0.0  # the token's TTL when obtained or last renewed (0: never expires)
-        self._expires: float | None = None  # monotonic time of expiry (None: never)
+        self._expires: float | None = None  # expiry on :attr:`clock` (None: never)
         self._renewable = False
         self._lock = threading.RLock()
         #: how many times the token was renewed / logged in (for operators and tests)
@@ -110,7 +109,7 @@ class OpenBaoVault(Vault):
 
     def _set_ttl(self, ttl: float, renewable: bool) -> None:
         self._ttl = ttl
-        self._expires = time.monotonic() + ttl if ttl > 0 else None
+        self._expires = self.clock() + ttl if ttl > 0 else None
         self._renewable = renewable
 
     def _fresh_client(self) -> Any:
@@ -120,7 +119,7 @@ class OpenBaoVault(Vault):
                 return self._connect()
             if not self.cfg.renew or self._expires is None:
                 return self._client
-            remaining = self._expires - time.monotonic()
+            remaining = self._expires - self.clock()
             if remaining > self._ttl / 2:
                 return self._client
             if self._renewable and self._renew():

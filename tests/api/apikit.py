@@ -210,13 +210,13 @@ def eventually(what: Callable[[], bool], timeout: float = WAIT, message: str = "
         pause.wait(0.02)
 
 
-def gated(body: str) -> str:
+def gated(body: str, extra: str = "") -> str:
     """A job that prints ``ready``, waits until the test opens its gate (:func:`open_gate`),
-    then runs ``body`` (shell)."""
+    then runs ``body`` (shell); ``extra``: more YAML of the job (e.g. its ``environment``)."""
     from tests.corekit import pipeline
 
     script = f"echo ready; while [ ! -f /tmp/go ]; do sleep 0.02; done; {body}"
-    return pipeline(f"  - name: work\n    commands:\n      - {json.dumps(script)}\n")
+    return pipeline(f"  - name: work\n    commands:\n      - {json.dumps(script)}\n{extra}")
 
 
 def open_gate(flow_id: str) -> None:

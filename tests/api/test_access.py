@@ -147,6 +147,7 @@ def test_unknown_jobs_and_bad_addresses(api: Api, posted: Posted) -> None:
             ("GET", f"/jobs/{unknown}"),
             ("GET", f"/jobs/{unknown}/logs"),
             ("GET", f"/jobs/{unknown}/logs?follow=1"),
+            ("GET", f"/jobs/{unknown}/logs/ws"),
             ("POST", f"/jobs/{unknown}/challenge"),
         ]:
             response = client.request(method, path, headers=api.operator)

@@ -58,6 +58,18 @@ def test_clients_leaving_mid_stream_are_forgotten_and_the_job_goes_on(home: Path
                 assert fanout.followers(job) >= 1
             # the connection is closed here, mid-stream
         eventually(lambda: fanout.count == 0, message="followers forgotten")
+
+        async def leave_a_websocket() -> str:
+            session = aiohttp.ClientSession()
+            ws = await session.ws_connect(f"{api.url}/jobs/{job}/logs/ws", headers=api.operator)
+            first = json.loads((await ws.receive(timeout=WAIT)).data)
+            assert fanout.followers(job) == 1
+            ws.get_extra_info("socket").shutdown(socket.SHUT_RDWR)  # gone mid-stream, no closing handshake
+            await session.close()
+            return str(first["d"])
+
+        assert "ready" in asyncio.run(asyncio.wait_for(leave_a_websocket(), WAIT))
+        eventually(lambda: fanout.count == 0, message="the WebSocket follower forgotten")
         with api.client() as client:
             assert "nosana_node_log_followers 0\n" in client.get("/metrics").text
         open_gate(job)
@@ -214,3 +226,23 @@ def test_a_follower_limit_says_503(home: Path) -> None:
         run.join()
     recorder.close()
     assert events[-1].event == "end" and events[-1].data["status"] == "stopped"
+
+
+def test_connections_past_the_limit_get_503_until_some_close(home: Path) -> None:
+    with serve(home, LogBus(), max_connections=3) as api:
+        port = api.server.port
+        assert port is not None
+        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]  # nothing sent
+        guard = api.server.guard
+        assert guard is not None
+        eventually(lambda: guard.open == 3, message="three connections counted")
+        refused = httpx.get(f"{api.url}/health", timeout=WAIT)
+        assert refused.status_code == 503 and "too many connections" in refused.text
+        idle.pop().close()
+        eventually(lambda: guard.open == 2, message="a connection closed")
+        with api.client() as client:  # one connection, kept alive: served
+            assert client.get("/health").status_code == 200
+            assert client.get("/metrics").status_code == 200
+        for sock in idle:
+            sock.close()
+        eventually(lambda: guard.open == 0, message="every connection closed")

@@ -20,11 +20,13 @@ from nosana_node.api.client import LogClient
 from nosana_node.chain.endpoint import Endpoint
 from tests.api.apikit import WAIT, eventually, gated, open_gate
 from tests.node.conftest import start_node  # noqa: F401 - fixture
-from tests.node.nodekit import Market, NodeProcess
+from tests.node.nodekit import Market, NodeProcess, pipeline
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 PRICE = 1000  # NOS base units per second
+SECRET = "tok-5ecr3t-api-value-17"
+TOKEN_ENV = "    environment:\n      TOKEN: {type: nos/vault, value: ci/token}\n"
 
 
 @pytest.fixture
@@ -43,14 +45,20 @@ def test_the_poster_follows_a_job_live_and_the_node_reports_it(
     start_node: Any,  # noqa: F811
     market: Market,
     endpoint: Endpoint,
+    tmp_path: Path,
 ) -> None:
-    node = start_node(env={"NOSANA_LOG_FORMAT": "json"})
+    home = tmp_path / "node"
+    home.mkdir()
+    (home / "config.edn").write_text(  # a secret the job reads: masked in all the API says
+        '{:vault {:backend :config} :secrets {"ci/token" #env NODE_TEST_TOKEN} :node {:vault-secrets true}}\n'
+    )
+    node = start_node(home=home, env={"NOSANA_LOG_FORMAT": "json", "NODE_TEST_TOKEN": SECRET})
     url = api_url(node)
     node.wait_line("waiting in the queue")
     token = (node.home / "api-token").read_text().strip()
     operator = {"Authorization": f"Bearer {token}"}
     tag = uuid.uuid4().hex[:8]
-    job = str(market.post(gated(f"echo line-$((40+2))-{tag}")))
+    job = str(market.post(gated(f"echo line-$((40+2))-{tag} token=$TOKEN", extra=TOKEN_ENV)))
     with httpx.Client(base_url=url, timeout=WAIT) as http:
         eventually(
             lambda: (http.get("/status").json().get("current") or {}).get("job") == job, message="current"
@@ -76,7 +84,9 @@ def test_the_poster_follows_a_job_live_and_the_node_reports_it(
         stranger = http.get(f"/jobs/{job}/logs")
     assert records[0].pop("gate") == "opened"
     text = "".join(r["d"] for r in records if r["type"] == "log")
-    assert f"line-42-{tag}\n" in text and text == stored
+    assert f"line-42-{tag} token=[MASKED]\n" in text and text == stored
+    said = [json.dumps(records), stored, json.dumps(detail), json.dumps(listed), metrics, node.output]
+    assert not [i for i, what in enumerate(said) if SECRET in what]
     assert records[-1] == {"type": "end", "t": records[-1]["t"], "status": "succeeded"}
     assert stranger.status_code == 401
     # what the node says about it
@@ -150,10 +160,25 @@ def test_the_status_page_shows_the_nodes_current_job_and_its_live_log(
     assert not errors, errors
 
 
-def test_the_api_is_off_or_its_port_is_taken(start_node: Any, tmp_path: Path) -> None:  # noqa: F811
-    off = start_node(env={"NOSANA_NODE_API": "off"})
+def test_the_api_is_off_or_its_port_is_taken(start_node: Any, market: Market) -> None:  # noqa: F811
+    off = start_node(env={"NOSANA_NODE_API": "off", "NOSANA_LOG_FORMAT": "text"})
     off.wait_line("waiting in the queue")
     assert "API and status page" not in off.output
+    # no API: the node's log (human text) still tells each lifecycle event and each op once
+    job = str(market.post(pipeline("echo no-api")))
+    off.wait_line(f"job {job} finished")
+    events = (
+        "claimed [(]run",
+        "started [(]flow",
+        "result stored: Qm",
+        "finish sent: ",
+        "finished: result Qm",
+    )
+    said = {what: off.count(rf"^\S+ \S+ INFO nosana_node\.\S+: job {job} {what}") for what in events}
+    assert set(said.values()) == {1}, said
+    assert off.count(rf"INFO nosana_node\.api: job {job} op work started$") == 1
+    assert off.count(rf"INFO nosana_node\.api: job {job} op work ended: succeeded$") == 1
+    assert not off.count(r'^[{]"time"')  # text, not JSON
     import socket
 
     taken = socket.socket()

@@ -17,8 +17,10 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from nosana_node.chain.documents import pipeline_document
+from nosana_node.chain.provider import Provider
 from nosana_node.chain.rpc import RpcClient
 from nosana_node.chain.transactions import open_market
+from nosana_node.storage.cid import Cid
 from tests.chain.clikit import LocalMarket, serve
 from tests.cli import REPO
 
@@ -42,7 +44,7 @@ def new_market(market: LocalMarket, price: int = 0) -> str:
         program_id=endpoint.addresses.jobs_program,
     )
     with RpcClient(endpoint.rpc_url) as rpc:
-        rpc.send([ix], [admin, address])
+        Provider(rpc, admin).send([ix], [address], action="open market")
     return str(address.pubkey())
 
 
@@ -117,14 +119,21 @@ def test_post_stores_the_pipeline_document_and_lists_the_job(market: LocalMarket
         account = client.job(job)
     assert account.timeout == 600 and str(account.market) == address and posted["state"] == "QUEUED"
     with storage(market) as store:
-        from nosana_node.storage.cid import Cid
-
         cid = Cid.from_chain(account.ipfs_job)
         assert str(cid) == posted["job_cid"]
         document = json.loads(store.get(cid))
     assert document == pipeline_document(HELLO.read_text(), None, None)
     got = market.json("job", "get", posted["job"])
     assert got["state"] == "QUEUED" and got["job_cid"] == posted["job_cid"] and got["result_cid"] is None
+    repo, commit = "https://github.com/o/r", "1a2b3c4d"
+    checked_out = market.json(
+        "job", "post", str(HELLO), "--market", address, "--repo", repo, "--commit", commit
+    )
+    with market.client("client-1") as client, storage(market) as store:
+        account = client.job(Pubkey.from_string(checked_out["job"]))
+        document = json.loads(store.get(Cid.from_chain(account.ipfs_job)))
+    assert document == pipeline_document(HELLO.read_text(), repo, commit)
+    assert document["url"] == repo and document["commit"] == commit
 
 
 def test_post_wait_follows_the_job_and_shows_the_result(market: LocalMarket) -> None:
@@ -177,6 +186,10 @@ def test_post_refuses_bad_input_before_sending_anything(market: LocalMarket, tmp
             ["job", "post", str(HELLO), "--market", "default", "--repo", "https://x/y", "--commit", "zz"],
             "not a commit SHA",
         ),
+        (
+            ["job", "post", str(HELLO), "--market", "default", "--repo", "git@h:o/r", "--commit", "1a2b3c4"],
+            "not a repository URL a node checks out",
+        ),
         (["job", "post", str(HELLO), "--market", "nowhere"], "unknown market 'nowhere'"),
         (["job", "post", str(HELLO), "--market", "priced", "--timeout", "10000000000s"], "not enough NOS"),
         (["job", "result", "11111111111111111111111111111112"], "not found on localnet"),
@@ -206,3 +219,37 @@ def test_wait_reports_a_job_ended_by_its_poster(market: LocalMarket) -> None:
     assert proc.returncode == 1, err
     shown = json.loads(out)
     assert shown["job"] == str(job) and shown["state"] == "COMPLETED" and shown["result"] is None
+
+
+def test_post_a_job_definition_stores_it_as_json_for_the_node(market: LocalMarket, tmp_path: Path) -> None:
+    from nosana_node.node.documents import compile_job_document
+    from nosana_node.storage.cid import Cid
+
+    definition = tmp_path / "hello.yaml"
+    definition.write_text(
+        "version: '0.1'\ntype: container\nops:\n  - type: container/run\n    id: hi\n"
+        "    args: {image: ubuntu, cmd: [echo, hi]}\n"
+    )
+    address = new_market(market)
+    posted = market.json("job", "post", str(definition), "--market", address, "--timeout", "10m")
+    with market.client("client-1") as client:
+        account = client.job(Pubkey.from_string(posted["job"]))
+    with storage(market) as store:
+        document = json.loads(store.get(Cid.from_chain(account.ipfs_job)))
+    assert document == {
+        "version": "0.1",
+        "type": "container",
+        "ops": [{"type": "container/run", "id": "hi", "args": {"image": "ubuntu", "cmd": ["echo", "hi"]}}],
+    }
+    flow = compile_job_document(document, flow_id=posted["job"])
+    assert [(op.id, op.type) for op in flow.ops] == [("hi", "container/run")]
+
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"version": "0.1", "type": "container", "ops": [{"type": "container/run", "id": "x"}]}')
+    refused = market.cli("job", "post", str(bad), "--market", address)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "ops[0].args: missing required key 'args'" in refused.stderr, refused.stderr
+    repo = market.cli(
+        "job", "post", str(definition), "--market", address, "--repo", "https://x/y", "--commit", "abcdef0"
+    )
+    assert repo.returncode == 2 and "--repo and --commit are for pipelines" in repo.stderr

@@ -13,6 +13,7 @@ from nosana_node.chain.client import ChainClient
 from nosana_node.chain.endpoint import Endpoint
 from nosana_node.chain.failures import TransactionFailed
 from nosana_node.chain.interface import Chain
+from nosana_node.chain.provider import Provider
 from nosana_node.chain.rpc import RpcClient
 from nosana_node.chain.transactions import open_market
 from nosana_node.errors import ChainError, UserInputError
@@ -31,7 +32,7 @@ def _open_market(served: Served, endpoint: Endpoint, **settings: object) -> Pubk
         **settings,
     )
     with RpcClient(served.rpc_url) as rpc:
-        rpc.send([ix], [admin, market])
+        Provider(rpc, admin).send([ix], [market], action="open market")
     return market.pubkey()
 
 

@@ -106,7 +106,7 @@ def isolated_gateway() -> str:
     """The node's network, made ready as a run does it; its gateway address."""
     api = engine()
     try:
-        IsolatedNetwork().prepare(api)
+        IsolatedNetwork(api).prepare()
         return gateway(api, NAME)
     finally:
         api.close()
@@ -300,7 +300,7 @@ def test_a_named_network_is_used_as_it_is(tmp_path: Path, home: Path) -> None:
 def test_a_foreign_network_under_the_nodes_name_is_refused() -> None:
     foreign = {"Name": NAME, "Driver": "bridge", "Labels": {}, "Options": {}}
     with pytest.raises(ConfigError, match=f"docker network rm {NAME}"):
-        IsolatedNetwork()._check(foreign)
+        IsolatedNetwork(None)._check(foreign)
 
 
 @pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv (util-linux) is needed")

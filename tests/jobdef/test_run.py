@@ -4,21 +4,22 @@ every fault leaving nothing behind."""
 
 from __future__ import annotations
 
-import threading
+import json
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from nosana_node.clock import ManualClock
 from nosana_node.docker import container
 from nosana_node.docker.images import ImageUnavailableError
 from nosana_node.flow.model import FlowStatus, OpStatus
+from nosana_node.jobdef import loads
+from nosana_node.jobdef.compile import compile_job
 from nosana_node.jobdef.result import flow_state
 from nosana_node.jobdef.settings import JobdefSettings
 from nosana_node.resources.settings import ResourceSettings
-from tests.corekit import IMAGE, engine
-from tests.jobdef.runkit import Events, job, leftovers, log_text, run
+from tests.corekit import IMAGE, engine, leftover_containers
+from tests.jobdef.runkit import job, leftovers, log_text, run, run_service, runner
 from tests.resources.conftest import s3_client
 from tests.resources.servers import RegistryStandIn, moto_s3
 
@@ -44,20 +45,12 @@ def service(op_id: str = "web", checks: list[dict] | None = None, **execution: o
 
 
 def test_service_is_ready_reports_its_url_and_ends_well_at_the_deadline(home: Path) -> None:
-    clock = ManualClock()
-    events = Events()
     served: list[str] = []
 
-    def visit_then_expire() -> None:
-        if events.ready.wait(60):
-            url = next(m for m in events.messages if " ready: " in m).split("→ ")[1].strip()
-            served.append(urllib.request.urlopen(url + "/index.html", timeout=10).read().decode())
-        clock.advance(3600)  # the job's time is up
+    def visit(urls: list[str]) -> None:
+        served.append(urllib.request.urlopen(urls[0] + "/index.html", timeout=10).read().decode())
 
-    helper = threading.Thread(target=visit_then_expire)
-    helper.start()
-    flow = run(home, job([service()]), deadline=clock.now() + 600, reporter=events, clock=clock)
-    helper.join()
+    flow = run_service(home, job([service()]), visit)
     state = flow.states["web"]
     assert served == ["hello\n"]
     assert state.status is OpStatus.SUCCEEDED and flow.status is FlowStatus.SUCCEEDED
@@ -115,6 +108,58 @@ def test_groups_literals_results_and_a_server_stopped_when_its_client_ends(home:
     assert "".join(e["log"] for e in stdout) == f"hello\njob={flow.id}\n"
     assert all(isinstance(e["timestamp"], int) for e in client["logs"])
     assert leftovers(flow.id) == {"volumes": [], "networks": []}
+
+
+def test_literals_spreads_and_log_types_resolve_when_the_op_starts(home: Path) -> None:
+    producer = 'echo \'["x","y"]\'; echo \'{"A":"1","B":"2"}\'; echo warn-disk >&2'
+    data = job(
+        [
+            {
+                "id": "produce",
+                "args": {"cmd": ["sh", "-c", producer]},
+                "results": {
+                    "list": "^\\[.*\\]$",
+                    "obj": "^\\{.*\\}$",
+                    "warn": {"regex": "warn-(\\w+)", "logType": ["stderr"]},
+                    "warnout": {"regex": "warn-(\\w+)", "logType": ["stdout"]},
+                },
+            },
+            {
+                "id": "consume",
+                "args": {
+                    "cmd": [
+                        "sh",
+                        "-c",
+                        'echo "$@"; echo A=$A B=$B',
+                        "argv0",
+                        "%%ops.produce.results.list%%",  # a JSON list match: each item
+                        "%%global.host%%",
+                        "%%global.project%%",
+                        "%%global.job%%",
+                        "%%ops.produce.results.warn%%",
+                    ],
+                    "env": {"__spread__": "%%ops.produce.results.obj%%"},
+                    "resources": ["__remove-if-empty__", {"__spread__": "%%ops.produce.results.warnout%%"}],
+                },
+            },
+        ]
+    )
+    context = {"NOS_NODE_ADDRESS": "NodeAddr", "NOS_PROJECT_ADDRESS": "ProjAddr"}
+    flow = compile_job(loads(json.dumps(data)), context=context)
+    flow_runner = runner(home)
+    try:
+        with flow_runner.cancel_token() as token:
+            flow = flow_runner.run(flow, cancel=token)
+    finally:
+        flow_runner.close()
+    assert flow.status is FlowStatus.SUCCEEDED, flow.error
+    assert flow.states["produce"].results.values == {
+        "list": ['["x","y"]'],
+        "obj": ['{"A":"1","B":"2"}'],
+        "warn": ["warn-disk", "disk"],
+        "warnout": [],
+    }
+    assert log_text(flow, "consume", "stdout") == f"x y NodeAddr ProjAddr {flow.id} warn-disk disk\nA=1 B=2\n"
 
 
 def test_a_volume_is_shared_by_two_ops_and_removed_with_the_job(home: Path) -> None:
@@ -187,16 +232,25 @@ def test_gpu_ops_request_devices(home: Path, tmp_path: Path) -> None:
     )
     created = container.create(api, spec)
     try:
-        requests = api.inspect_container(created)["HostConfig"]["DeviceRequests"]
+        host_config = api.inspect_container(created)["HostConfig"]
+        requests = host_config["DeviceRequests"]
+        assert host_config["RestartPolicy"]["Name"] in ("", "no")  # job containers never restart
     finally:
         container.remove(api, created)
         api.close()
     assert [(r["Count"], r["Capabilities"]) for r in requests] == [(-1, [["gpu"]])]
-    flow = run(home, job([{"id": "train", "args": {"cmd": "true", "gpu": True}}]))
-    state = flow.states["train"]
-    assert state.status is OpStatus.FAILED and state.reason == "engine"
-    assert "GPU requested but this Docker engine cannot provide one" in (state.error or "")
-    assert len((state.error or "").splitlines()) == 1
+    ops = [{"id": "cpu", "args": {"cmd": "true"}}, {"id": "train", "args": {"cmd": "true", "gpu": True}}]
+    for gpus in (None, 2):  # all GPUs, or the count of `:docker :gpus`
+        flow = run(home / str(gpus), job(ops), gpus=gpus)
+        assert flow.states["cpu"].status is OpStatus.SUCCEEDED  # no device request without `gpu`
+        state = flow.states["train"]
+        assert state.status is OpStatus.FAILED and state.reason == "engine"
+        # the engine's own account of the op's container: a device request with the gpu capability
+        assert (state.error or "").startswith("GPU requested but this Docker engine cannot provide one")
+        assert "capabilities: [[gpu]]" in (state.error or "")
+        assert len((state.error or "").splitlines()) == 1
+        assert leftovers(flow.id) == {"volumes": [], "networks": []}
+        assert leftover_containers(home / str(gpus)) == []
 
 
 def test_health_checks_that_never_pass_fail_the_op(home: Path) -> None:
@@ -248,3 +302,15 @@ def test_resource_faults_fail_the_op_before_its_container_naming_the_resource(ho
     assert corrupt.status is OpStatus.FAILED and "sha256" in (corrupt.error or "")
     assert "Ollama" in (corrupt.error or "") and missing.exit_code is None and corrupt.exit_code is None
     assert leftovers(flow.id) == {"volumes": [], "networks": []}
+
+
+def test_the_registry_password_is_masked_in_the_log_the_result_and_the_store(home: Path) -> None:
+    secret = "s3cr3t-pw-123"
+    auth = {"docker": {"username": "u", "password": secret, "server": "localhost"}}
+    flow = run(home, job([{"id": "a", "args": {"cmd": f"echo pw={secret}", "authentication": auth}}]))
+    assert flow.status is FlowStatus.SUCCEEDED, flow.error
+    assert log_text(flow, "a", "stdout") == "pw=[MASKED]\n"
+    document = flow_state(flow)
+    assert secret not in json.dumps(document) and "[MASKED]" in json.dumps(document)
+    stored = [p for p in home.rglob("*") if p.is_file()]  # state.db, its WAL, logs
+    assert stored and not [p for p in stored if secret.encode() in p.read_bytes()]

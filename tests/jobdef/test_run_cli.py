@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from nosana_node.flow.model import FlowStatus
+from nosana_node.jobdef.result import flow_state
 from nosana_node.jobdef.settings import JobdefSettings
 from nosana_node.resources.settings import ResourceSettings
 from tests.cli import run_cli
 from tests.corekit import IMAGE
 from tests.jobdef.conftest import write_json
-from tests.jobdef.runkit import job, leftovers, log_text, run
+from tests.jobdef.runkit import job, leftovers, log_text, run, run_service
 from tests.resources.conftest import s3_client
 from tests.resources.servers import moto_s3
 
@@ -52,6 +54,16 @@ def test_job_run_prints_the_flow_state_and_exits_0(tmp_path: Path, home: Path) -
         (
             [{"id": "a", "args": {"cmd": "true", "expose": [8080, "8000-8100"]}}],
             "port 8080 falls within range",
+        ),
+        (
+            [
+                {
+                    "id": "a",
+                    "args": {"cmd": "true", "restart_policy": {"policy": "on-failure", "restart_tries": 3}},
+                }
+            ],
+            "ops[0].args.restart_policy: unknown key 'restart_policy' (refused as @nosana/sdk 0.4.69 refuses"
+            " it, though newer @nosana/types accept it: this node never restarts a job's container)",
         ),
     ],
 )
@@ -136,4 +148,45 @@ def test_corpus_definitions_run_end_to_end(corpus: Path, home: Path, name: str) 
         ]
         assert len(values["detected-gpu-all-std"]) == 2 and values["empty-result"] == []
         assert values["throw-error"] == []
+    assert leftovers(flow.id) == {"volumes": [], "networks": []}
+
+
+def test_corpus_multi_op_http_services_with_health_checks(corpus: Path, home: Path) -> None:
+    """`nginx-multi-ops`: two HTTP services of one group (the second waits for the first to be
+    ready), a third in a later group; busybox httpd serves port 80 as nginx would."""
+    data = json.loads(
+        (corpus / "jobdefs" / "nosana-ci__nosana-cli__job-examples_nginx-multi-ops.json").read_text()
+    )
+    for op in data["ops"]:
+        op["args"].update(
+            image=IMAGE,
+            cmd=[
+                "sh",
+                "-c",
+                f"mkdir -p /www && echo {op['id']} > /www/index.html && exec httpd -f -p 80 -h /www",
+            ],
+        )
+    pages: list[str] = []
+
+    def visit(urls: list[str]) -> None:
+        pages.extend(urllib.request.urlopen(url + "/", timeout=10).read().decode().strip() for url in urls)
+
+    flow = run_service(home, data, visit, services=2)
+    states = flow.states
+    assert pages == ["nginx-1", "nginx-2"]
+    assert states["nginx-2"].started_at >= states["nginx-1"].ready_at  # depends_on: once it is ready
+    assert [str(states[o].status) for o in ("nginx-1", "nginx-2")] == ["succeeded"] * 2
+    document = flow_state(flow)
+    assert [(s["operationId"], s["group"], s["status"]) for s in document["opStates"]][:2] == [
+        ("nginx-1", "run", "success"),
+        ("nginx-2", "run", "success"),
+    ]
+    # the services of the first group ran until the job's time was up: the later group never started
+    third = document["opStates"][2]
+    assert (third["operationId"], third["status"], third["diagnostics"]["reason"]) == (
+        "nginx-3",
+        "init",
+        "expired",
+    )
+    assert flow.status is FlowStatus.EXPIRED
     assert leftovers(flow.id) == {"volumes": [], "networks": []}

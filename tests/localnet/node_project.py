@@ -26,7 +26,7 @@ def node_project(directory: Path) -> Path:
     ready = stamp.exists() and stamp.read_text().strip() == lock
     if not ready or shutil.which("node") is None:
         done = subprocess.run(
-            ["bash", str(SCRIPT), str(directory.relative_to(REPO))],
+            ["bash", str(SCRIPT), str(directory)],
             cwd=REPO, capture_output=True, text=True, timeout=900, check=False,
         )  # fmt: skip
         if done.returncode != 0:

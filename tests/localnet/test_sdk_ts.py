@@ -1,10 +1,12 @@
 """The local market driven by the official Nosana TypeScript SDK (@nosana/sdk 0.4.69 from npm).
 
 The SDK fetches the IDLs of the jobs, staking, rewards, pools and nodes programs from chain, and
-uses what lies beyond the jobs program (stake and node reads, parsed transactions, a NOS
-transfer). Its Connection finds the WebSocket at the RPC port + 1, as web3.js does, so the
-market runs there. The npm packages are installed by ``make test`` (or here); a failed install
-fails the test.
+uses what lies beyond the jobs program (stake and node reads, parsed transactions, NOS and SOL
+transfers); then every other jobs call of the SDK on a market its admin opens with the SDK
+(market admin calls, extend, delist, stop, quit, end, complete, the job and run queries,
+cleanAdmin) and ``onProgramAccountChange``. Its Connection finds the WebSocket at the RPC port
++ 1, as web3.js does, so the market runs there. The npm packages are installed by ``make test``
+(or here); a failed install fails the test.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import shutil
 import socket
 import subprocess
 from pathlib import Path
@@ -54,6 +57,27 @@ def sdk_dir() -> Path:
     return node_project(HERE)
 
 
+def test_packages_that_cannot_be_installed_fail_the_test(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clean checkout whose registry cannot be reached: the real install script runs, npm
+    fails, and the test fails with npm's reason (it is never skipped)."""
+    project = tmp_path / "sdk_ts"
+    project.mkdir()
+    for name in ("package.json", "package-lock.json"):
+        shutil.copy(HERE / name, project / name)
+    with socket.socket() as closed:  # bound, never listening: connections are refused
+        closed.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("npm_config_registry", f"http://127.0.0.1:{closed.getsockname()[1]}/")
+        monkeypatch.setenv("npm_config_cache", str(tmp_path / "npm-cache"))
+        monkeypatch.setenv("npm_config_fetch_retries", "0")
+        with pytest.raises(BaseException) as failed:  # a skip would be caught here too
+            node_project(project)
+    assert failed.type is pytest.fail.Exception, failed.type
+    assert "cannot install the npm packages of sdk_ts" in str(failed.value)
+    assert "ECONNREFUSED" in str(failed.value) and not (project / "node_modules" / ".lock-sha256").exists()
+
+
 def test_the_official_sdk_runs_a_job_and_reads_stakes_nodes_and_parsed_transactions(
     sdk_dir: Path, tmp_path: Path
 ) -> None:
@@ -79,6 +103,7 @@ def test_the_official_sdk_runs_a_job_and_reads_stakes_nodes_and_parsed_transacti
             "client_keypair": wallets["client-1"]["keypair_path"],
             "node_keypair": wallets["node-1"]["keypair_path"],
             "other_node_keypair": wallets["node-2"]["keypair_path"],
+            "admin_keypair": market.summary["market_admin"]["keypair"],
             "ipfs_cid": _cid(job_digest),
             "result_bytes": list(result_digest),
             "recipient": str(recipient),
@@ -121,13 +146,41 @@ def test_the_official_sdk_runs_a_job_and_reads_stakes_nodes_and_parsed_transacti
             ),
             "authority": wallets["node-1"]["pubkey"],
         }
+        assert out["stakeVault"] == 10_000  # the vault PDA holds what was staked
         assert out["stakes"] == 2 and out["nodes"] == 0
         parsed = out["parsed"]
         keys = parsed["transaction"]["message"]["accountKeys"]
         assert {"pubkey", "signer", "writable", "source"} <= set(keys[0])
         assert parsed["meta"]["err"] is None and parsed["transaction"]["signatures"][0] == out["listed"]["tx"]
         assert out["recipientBalance"]["amount"] == "5000000" and out["recipientBalance"]["decimals"] == 6
+        assert out["solBefore"] == 0 and out["solAfter"] == 2_000_000
         statuses = market.result(
-            "getSignatureStatuses", [out["listed"]["tx"], out["worked"], out["finished"]]
+            "getSignatureStatuses", [out["listed"]["tx"], out["worked"], out["finished"], out["solSent"]]
         )
         assert all(s is not None and s["err"] is None for s in statuses["value"])
+        _the_rest_of_the_jobs_program(market.summary, out["life"])
+
+
+def _the_rest_of_the_jobs_program(summary: dict, life: dict) -> None:
+    """What drive.mjs's lifecycle() saw on the market the admin opened with the SDK."""
+    jobs = life["jobs"]
+    # createMarket at price 5, updateMarket to 10 (the SDK's update always sets a 7200 s timeout)
+    admin = summary["market_admin"]["pubkey"]
+    assert life["market"] == {"price": "10", "timeout": "7200", "authority": admin}
+    assert set(life["markets"]) == {m["address"] for m in summary["markets"]} | {jobs["market"]}
+    # list deposits price x timeout, extend the difference (the SDK adds 90 s to 60 s); delist
+    # refunds all of it and closes the job
+    assert life["extended"] == "150"
+    assert life["deposits"] == {"list": "600", "extend": "900", "refunded": "0"}
+    assert life["delistedGone"] is True
+    assert (life["queuedNodes"], life["queueAfterStop"]) == (1, 0)  # stop: the node left the queue
+    # the waiting node got the priced job at once; its run is the only active one; it quit
+    assert life["assignedRun"] is True and life["run"] is True and len(life["activeRuns"]) == 1
+    assert life["quitState"] == "STOPPED"
+    # end by the poster: done; complete by its node: the result is set
+    result = _cid(hashlib.sha256(b"sdk result").digest())
+    assert life["endedState"] == "COMPLETED" and life["completed"] == result
+    assert sorted(life["all"]) == sorted([[jobs["ended"], 2], [jobs["quit"], 3]])
+    assert life["full"] == 2 and life["multiple"] == ["STOPPED", "COMPLETED"]
+    assert life["cleanedGone"] is True  # cleanAdmin by the market admin closed the job
+    assert life["heard"] == [True, True, True]  # onProgramAccountChange saw every job listed

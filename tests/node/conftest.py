@@ -60,9 +60,9 @@ NodeFactory = Callable[..., NodeProcess]
 
 @pytest.fixture
 def start_node(served: Served, endpoint: Endpoint, market: Market, tmp_path: Path) -> Iterator[NodeFactory]:
-    """``start_node(keypair=None, home=None, rpc_url=None, ws_url=None, env={})``: a node process
-    on this test's market (a fresh wallet and home unless given). Stopped after the test; no
-    container of its home may be left."""
+    """``start_node(keypair=None, home=None, rpc_url=None, ws_url=None, env={}, args=(), stderr=None)``:
+    a node process on this test's market (a fresh wallet and home unless given). Stopped after the
+    test; no container of its home may be left."""
     nodes: list[NodeProcess] = []
     homes: list[Path] = []
 
@@ -74,6 +74,8 @@ def start_node(served: Served, endpoint: Endpoint, market: Market, tmp_path: Pat
         ws_url: str | None = None,
         env: dict[str, str] | None = None,
         market_address: object = None,
+        args: tuple[str, ...] = (),
+        stderr: Path | None = None,
     ) -> NodeProcess:
         keypair = keypair or fresh_wallet(served, endpoint, tmp_path / "keys")
         home = home or tmp_path / f"node-{len(homes)}"
@@ -85,6 +87,8 @@ def start_node(served: Served, endpoint: Endpoint, market: Market, tmp_path: Pat
             rpc_url=rpc_url or served.rpc_url,
             ws_url=ws_url or served.ws_url,
             env=env,
+            args=args,
+            stderr=stderr,
         )
         nodes.append(node)
         return node

@@ -28,6 +28,7 @@ from nosana_node.chain.accounts import JobAccount, JobState
 from nosana_node.chain.client import ChainClient
 from nosana_node.chain.documents import pipeline_document
 from nosana_node.chain.endpoint import Endpoint
+from nosana_node.chain.provider import Provider
 from nosana_node.chain.rpc import RpcClient
 from nosana_node.chain.transactions import open_market
 from nosana_node.storage.cid import Cid
@@ -74,7 +75,14 @@ class Market:
     """One market of a test on the served local market, and a client of it."""
 
     def __init__(
-        self, served: Served, endpoint: Endpoint, *, price: int = 0, timeout: int = 3600, minimum: int = 0
+        self,
+        served: Served,
+        endpoint: Endpoint,
+        *,
+        price: int = 0,
+        timeout: int = 3600,
+        minimum: int = 0,
+        access_key: Pubkey | None = None,
     ) -> None:
         self.served, self.endpoint = served, endpoint
         admin, market = endpoint.local_keypair("admin"), Keypair()
@@ -86,9 +94,10 @@ class Market:
             job_timeout=timeout,
             node_xnos_minimum=minimum,
             program_id=endpoint.addresses.jobs_program,
+            **({} if access_key is None else {"access_key": access_key}),
         )
         with RpcClient(endpoint.rpc_url) as rpc:
-            rpc.send([ix], [admin, market])
+            Provider(rpc, admin).send([ix], [market], action="open market")
         self.address = market.pubkey()
         self.client: ChainClient = ChainClient.connect(endpoint, endpoint.local_keypair("client-1"), FAST)
         self.storage = KuboStorage(served.rpc_url, HttpOptions(timeout=30, retries=2), label="local market")
@@ -152,36 +161,44 @@ class NodeProcess:
     def __init__(
         self,
         home: Path,
-        market: Pubkey,
-        keypair: Path,
+        market: Pubkey | None,
+        keypair: Path | None,
         *,
-        rpc_url: str,
-        ws_url: str,
+        rpc_url: str | None,
+        ws_url: str | None,
         env: dict[str, str] | None = None,
         args: tuple[str, ...] = (),
+        stderr: Path | None = None,
     ) -> None:
+        """``stderr``: a file for the node's stderr (else it is read with stdout, line by line).
+        Without a market, keypair and URLs the node finds them itself (``args``: ``--network
+        localnet --market default`` on the local market's home)."""
         self.home = home
         base = {k: v for k, v in os.environ.items() if not k.startswith(("NOSANA_", "VAULT_", "BAO_"))}
+        chain = {
+            "NOSANA_NETWORK": "localnet" if rpc_url else None,
+            "NOSANA_RPC_URL": rpc_url,
+            "NOSANA_WS_URL": ws_url,
+            "NOSANA_KEYPAIR": None if keypair is None else str(keypair),
+            "NOSANA_MARKET": None if market is None else str(market),
+        }
+        base.update({k: v for k, v in chain.items() if v is not None})
         base.update(
             NOSANA_HOME=str(home),
-            NOSANA_NETWORK="localnet",
-            NOSANA_RPC_URL=rpc_url,
-            NOSANA_WS_URL=ws_url,
-            NOSANA_KEYPAIR=str(keypair),
-            NOSANA_MARKET=str(market),
             NOSANA_DOCKER_TIMEOUT="120",
             NOSANA_CHAIN_RETRY_FOR="60",
             NOSANA_NODE_MIN_FREE_DISK="1m",
             NOSANA_NODE_API="127.0.0.1:0",  # any free port: several nodes run at once
         )
         base.update(env or {})
-        self.env, self.keypair, self.wallet = base, keypair, wallet_of(keypair)
+        self.env, self.keypair = base, keypair
+        self.wallet = None if keypair is None else wallet_of(keypair)
         self.lines: list[str] = []
         self._cond = threading.Condition()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "nosana_node", "node", "start", *args],
             stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
+            stderr=subprocess.STDOUT if stderr is None else stderr.open("w"),
             text=True,
             env=base,
             cwd=REPO,

@@ -124,6 +124,7 @@ def test_failed_start_up_checks_stop_the_node_before_it_joins(
     out = node.output
     assert "FAIL  SOL" in out and "localnet airdrop" in out and "FAIL  stake" in out
     assert "start-up check(s) failed (SOL, stake)" in out and no_traceback(out)
+    assert "warn  NOS account  none yet" in out  # made when the node joins: a warning, not a failure
 
     node = start_node(env={"NOSANA_DOCKER_URL": f"unix://{tmp_path}/no-engine.sock"})
     assert node.wait() == 2
@@ -137,6 +138,32 @@ def test_failed_start_up_checks_stop_the_node_before_it_joins(
         assert not demanding.client.market(demanding.address).queue  # nothing was joined
     finally:
         demanding.close()
+    assert not market.client.market(market.address).queue
+
+
+def test_a_key_gated_market_and_too_little_disk_fail_their_checks(
+    served: Served, market: Market, start_node: NodeFactory
+) -> None:
+    collection = Keypair().pubkey()  # no wallet holds an NFT of this collection
+    gated = Market(served, market.endpoint, access_key=collection)
+    try:
+        node = start_node(market_address=gated.address)
+        assert node.wait() == 2
+        out = node.output
+        verdict = f"the market admits holders of an NFT of collection {collection} only"
+        assert f"FAIL  access key   {verdict}" in out
+        assert f"get one into {node.wallet}, or join an open market" in out
+        assert "start-up check(s) failed (access key)" in out and no_traceback(out)
+        assert not gated.client.market(gated.address).queue  # nothing was joined
+    finally:
+        gated.close()
+
+    node = start_node(env={"NOSANA_NODE_MIN_FREE_DISK": "1000000t"})  # more than any disk holds
+    assert node.wait() == 2
+    out = node.output
+    assert "FAIL  disk         " in out and f"free under {node.home} (at least" in out
+    assert "free some space, or set :home elsewhere" in out and "ok    access key   open market" in out
+    assert "start-up check(s) failed (disk)" in out and no_traceback(out)
     assert not market.client.market(market.address).queue
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from nosana_node.pipeline.loader import Mark, load_file, load_text, render_path
-from nosana_node.pipeline.problems import ProblemList
+from nosana_node.pipeline.loader import load_file, load_text, render_path
+from nosana_node.pipeline.problems import Mark, ProblemList
 
 TEXT = """\
 global:

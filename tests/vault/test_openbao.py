@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
+import hvac
 import pytest
 
 from nosana_node.errors import SecretError
@@ -239,32 +241,81 @@ def test_no_cache_by_default_and_ttl_cache(bao: BaoServer, prefix: str) -> None:
         assert vault.resolve(ref(f"{path}#k")) == "third-value-later"  # the TTL is over: read again
 
 
-@pytest.mark.slow
 def test_token_renewal(bao: BaoServer, prefix: str) -> None:
+    """Renewed once half the TTL is gone on the vault's clock (moved by hand); the server renews."""
     bao.client().secrets.kv.v2.create_or_update_secret(path=f"{prefix}/r", secret={"k": "renewed-read"})
-    token = bao.token(["root"], ttl="3s", renewable=True, explicit_max_ttl="60s")
+    token = bao.token(["root"], ttl="30s", renewable=True, explicit_max_ttl="600s")
+    now = [1000.0]
     with OpenBaoVault(vault_config(bao, token=Secret(token))) as vault:
-        for _ in range(3):  # reads at 0, 1.7, 3.4 and 5.1 s: past the 3 s TTL only thanks to renewal
-            assert vault.resolve(ref(f"{prefix}/r#k")) == "renewed-read"
-            time.sleep(1.7)
+        vault.clock = lambda: now[0]
+        assert vault.resolve(ref(f"{prefix}/r#k")) == "renewed-read"  # logged in at 1000: expires ~1030
+        assert bao.client().auth.token.lookup(token)["data"].get("last_renewal_time") in (None, 0)
+        now[0] += 10.0  # more than half of the TTL left: no renewal
         assert vault.resolve(ref(f"{prefix}/r#k")) == "renewed-read"
-        assert vault.renewals >= 2
-    ttl = bao.client().auth.token.lookup(token)["data"]["ttl"]
-    assert 0 < ttl <= 3
+        assert vault.renewals == 0
+        for n in (1, 2, 3):  # half of the TTL gone, each time from the last renewal
+            now[0] += 15.5
+            assert vault.resolve(ref(f"{prefix}/r#k")) == "renewed-read"
+            assert vault.renewals == n
+        assert vault.logins == 1
+    data = bao.client().auth.token.lookup(token)["data"]
+    assert data.get("last_renewal_time")  # the server renewed it
+    assert 0 < data["ttl"] <= 30
+
+
+def _approle_vault(bao: BaoServer, prefix: str, name: str, **ttls: str) -> OpenBaoVault:
+    """A vault logging in with a role of its own that may read ``<prefix>/<name>`` (``relogin-value``)."""
+    bao.policy(f"{prefix}-r", f'path "secret/data/{prefix}/*" {{ capabilities = ["read"] }}')
+    bao.client().secrets.kv.v2.create_or_update_secret(path=f"{prefix}/{name}", secret={"k": "relogin-value"})
+    role_id, secret_id = bao.approle(f"{prefix}-{name}", [f"{prefix}-r"], **ttls)
+    cfg = vault_config(bao, auth="approle", token=None, role_id=role_id, secret_id=Secret(secret_id))
+    return OpenBaoVault(cfg)
+
+
+def test_approle_logs_in_again_when_renewal_is_refused(bao: BaoServer, prefix: str) -> None:
+    """A token the server no longer renews (revoked here) is replaced by a new AppRole login."""
+    now = [1000.0]
+    with _approle_vault(bao, prefix, "y", token_ttl="60s", token_max_ttl="9m") as vault:
+        vault.clock = lambda: now[0]
+        assert vault.resolve(ref(f"{prefix}/y#k")) == "relogin-value"
+        assert vault._token is not None
+        bao.client().auth.token.revoke(vault._token.reveal())
+        now[0] += 31.0  # past half of the TTL: renewal is tried, refused, and the node logs in again
+        assert vault.resolve(ref(f"{prefix}/y#k")) == "relogin-value"
+        assert (vault.logins, vault.renewals) == (2, 0)
 
 
 @pytest.mark.slow
 def test_approle_logs_in_again_at_max_ttl(bao: BaoServer, prefix: str) -> None:
-    bao.policy(f"{prefix}-r", f'path "secret/data/{prefix}/*" {{ capabilities = ["read"] }}')
-    bao.client().secrets.kv.v2.create_or_update_secret(path=f"{prefix}/x", secret={"k": "relogin-value"})
-    role_id, secret_id = bao.approle(f"{prefix}-short", [f"{prefix}-r"], token_ttl="2s", token_max_ttl="2s")
-    cfg = vault_config(bao, auth="approle", token=None, role_id=role_id, secret_id=Secret(secret_id))
-    with OpenBaoVault(cfg) as vault:
-        for _ in range(3):  # 3.6 s in all: past the token's max TTL
-            assert vault.resolve(ref(f"{prefix}/x#k")) == "relogin-value"
-            time.sleep(1.2)
+    """At its max TTL a renewal hardly extends the token: the node logs in again.
+
+    The max TTL is counted by the server's clock, which no test can move: this test waits (on a
+    condition, with a deadline) until the server says less than a second of the token is left
+    (a renewal then grants at most that second; a token gone meanwhile is refused: either way
+    the node logs in again).
+    """
+    now = [1000.0]
+    with _approle_vault(bao, prefix, "x", token_ttl="4s", token_max_ttl="4s") as vault:
+        vault.clock = lambda: now[0]
         assert vault.resolve(ref(f"{prefix}/x#k")) == "relogin-value"
-        assert vault.logins >= 2
+        assert vault._token is not None
+        first = vault._token.reveal()
+        admin = bao.client()
+        deadline = time.monotonic() + 10
+        while _server_ttl(admin, first) > 0:  # the server's clock
+            assert time.monotonic() < deadline, "the server never counted the token's TTL down"
+            time.sleep(0.05)
+        now[0] += 3.5  # past half of the TTL on the vault's clock: renew, capped or refused; log in
+        assert vault.resolve(ref(f"{prefix}/x#k")) == "relogin-value"
+        assert vault.logins == 2 and vault._token.reveal() != first
+
+
+def _server_ttl(admin: Any, token: str) -> int:
+    """Seconds the server says are left of ``token`` (0 once it is gone)."""
+    try:
+        return int(admin.auth.token.lookup(token)["data"]["ttl"])
+    except hvac.exceptions.Forbidden:
+        return 0
 
 
 def test_renewal_disabled_keeps_token(bao: BaoServer, prefix: str) -> None:
