@@ -10,7 +10,7 @@ valid pipeline. Targets: refused in under 1 s and under
 Cases: a 64 MiB YAML list (size cap, checked before reading), ``/dev/zero`` (not a regular
 file), a FIFO nobody writes to (refused without blocking), a 1 MiB flow list just under the
 size cap (node budget while composing), an alias bomb (expansion budget), 10 000 nested lists
-(depth limit).
+(depth limit), a 1 MiB JSON job definition of 500 000 values (the same budget, as values).
 
     .venv/bin/python bench/hostile_input.py [--rounds 3]
 """
@@ -29,8 +29,9 @@ from pathlib import Path
 CHILD = """
 import json, sys, time, tracemalloc
 from pathlib import Path
-import nosana_node.formats, nosana_node.pipeline.validate  # imported before timing
-from nosana_node.pipeline import load
+import nosana_node.formats, nosana_node.pipeline.validate, nosana_node.jobdef.validate  # before timing
+from nosana_node.pipeline import load as load_pipeline
+from nosana_node.jobdef.validate import load as load_jobdef
 from nosana_node.pipeline.problems import ProblemList
 
 def high_water():  # VmHWM: this process's peak RSS (ru_maxrss would include the parent's at fork)
@@ -44,7 +45,8 @@ if trace:
     tracemalloc.start()
 started = time.perf_counter()
 try:
-    load(Path(sys.argv[1]))
+    path = Path(sys.argv[1])
+    (load_jobdef if path.suffix == ".json" else load_pipeline)(path)
     outcome = "valid"
 except ProblemList as exc:
     outcome = exc.lines[0]
@@ -82,6 +84,11 @@ def write_cases(root: Path) -> dict[str, Path]:
     deep = root / "deep.yml"
     deep.write_text("global: " + "[" * 10000 + "]" * 10000 + "\n")
     cases["10 000 nested lists"] = deep
+    values = root / "values.json"
+    values.write_text(
+        '{"version": "0.1", "type": "container", "ops": [' + "1," * (1024 * 1024 // 2 - 40) + "1]}"
+    )
+    cases["1 MiB JSON job def (values)"] = values
     return cases
 
 

@@ -5,7 +5,9 @@ checkout of a local run) compiles to this op first when no workspace is given. T
 on the host with the job time limit, no prompts, no system git configuration and only the
 ``https``, ``http``, ``ssh``, ``git`` and ``file`` transports; it is stopped when the run is
 cancelled, archived (:func:`~nosana_node.checkout.archive.archive_tree`, ``.git`` included, as
-the original node's checkout container left it) and removed.
+the original node's checkout container left it) and removed. A ``public`` checkout (a market
+job's) reaches public hosts only, pinned, with none of this host's identity
+(:mod:`nosana_node.checkout.public`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nosana_node.checkout.archive import archive_tree
+from nosana_node.checkout.public import RefusedRepository, pin, public_env
 from nosana_node.flow.model import Op
 from nosana_node.flow.registry import OpOutcome, OpType
 from nosana_node.flow.results import Reason
@@ -50,6 +53,8 @@ class GitCheckout(OpType):
             problems.append("repo: a repository URL is required")
         if args.get("commit") is not None and not _arg(args["commit"]):
             problems.append("commit: a commit, branch or tag name is required")
+        if not isinstance(args.get("public", False), bool):
+            problems.append("public: true or false")
         return problems
 
     def describe(self, op: Op) -> str:
@@ -63,31 +68,44 @@ class GitCheckout(OpType):
             return OpOutcome.failed(
                 Reason.ERROR, "git is not installed on this host: cannot check out the trigger"
             )
+        options: list[str] = []
+        if ctx.args.get("public"):  # a market job's: see nosana_node.checkout.public
+            try:
+                options = pin(repo)
+            except RefusedRepository as exc:
+                return OpOutcome.failed(Reason.ERROR, f"cannot check out {repo}: {exc}")
         parent = ctx.settings.home / "tmp"
         parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="checkout-", dir=parent) as tmp:
             tree = Path(tmp) / "project"
+            env = _git_env()
+            if ctx.args.get("public"):
+                (Path(tmp) / "home").mkdir()
+                env = public_env(env, Path(tmp) / "home")
             steps = [
-                (f"git clone {repo}", [git, "clone", "--quiet", "--no-checkout", "--", repo, str(tree)]),
+                (
+                    f"git clone {repo}",
+                    [git, *options, "clone", "--quiet", "--no-checkout", "--", repo, str(tree)],
+                ),
                 (
                     f"git checkout {commit or 'HEAD'}",
                     [git, "-C", str(tree), "checkout", "--quiet", "--detach", commit or "HEAD", "--"],
                 ),
             ]
             for shown, argv in steps:
-                failure = self._step(ctx, shown, argv)
+                failure = self._step(ctx, shown, argv, env)
                 if failure is not None:
                     where = f"{repo}@{commit}" if commit else repo
                     return OpOutcome.failed(Reason.RESOURCE, f"cannot check out {where}: {failure}")
             return archive_tree(ctx, tree, "the checkout", f"{repo}@{commit}" if commit else repo)
 
-    def _step(self, ctx: OpContext, shown: str, argv: list[str]) -> str | None:
+    def _step(self, ctx: OpContext, shown: str, argv: list[str], env: dict[str, str]) -> str | None:
         """Run one git command (stopped on cancellation or after the job time limit); None when
         it succeeded, else why it did not."""
         ctx.log.note(f"$ {shown}")
         timeout = ctx.settings.job_timeout
         with subprocess.Popen(
-            argv, env=_git_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         ) as proc:
             forget = ctx.cancel.on_cancel(lambda _reason: proc.kill())
             try:

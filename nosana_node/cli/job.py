@@ -199,8 +199,10 @@ def post(
     (exit 2: bad input)."""
     if (repo is None) != (commit is None):
         raise _user_error("--repo and --commit go together: the repository and the commit to check out")
-    if repo is not None and not re.match(r"^(https?|git|ssh)://|^[\w.-]+@[\w.-]+:", repo):
-        raise _user_error(f"--repo: {repo!r} is not a repository URL (https://..., git@host:...)")
+    if repo is not None and not re.match(r"^https?://[^\s/]+", repo):
+        raise _user_error(
+            f"--repo: {repo!r} is not a repository URL a node checks out (https://..., http://...)"
+        )
     if commit is not None and not _COMMIT.match(commit):
         raise _user_error(f"--commit: {commit!r} is not a commit SHA (7 to 64 hex digits)")
     document = job_document(file, repo, commit)
@@ -634,13 +636,16 @@ def _failure(message: str) -> Exception:
 
 class _LogPrinter:
     """Records as lines: ``op | text`` (stdout), ``op ! text`` (stderr), ``op · text`` (node);
-    made inert for the terminal; or one JSON record a line."""
+    made inert for the terminal and split like the live display (linear, a line cut at its cap);
+    or one JSON record a line (ASCII: every control and non-ASCII character escaped)."""
 
     MARKS: ClassVar[dict[str, str]] = {"stdout": "|", "stderr": "!", "node": "·"}
 
     def __init__(self, as_json: bool) -> None:
+        from nosana_node.cli.display import LineSplitter
+
         self.as_json = as_json
-        self.pending: dict[tuple[str, str], str] = {}
+        self.lines = LineSplitter()
         self.dropped: str | None = None
         self.sgr = "keep" if sys.stdout.isatty() else "strip"
 
@@ -651,29 +656,26 @@ class _LogPrinter:
         if kind == "dropped":
             self.dropped = str(record.get("reason"))
         if self.as_json:
-            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+            sys.stdout.write(json.dumps(record) + "\n")
             sys.stdout.flush()
             return
         if kind == "log":
             key = (str(record.get("op")), str(record.get("s")))
-            text = self.pending.pop(key, "") + str(record.get("d", ""))
-            *lines, rest = text.split("\n")
-            for line in lines:
-                self._line(*key, line)
-            if rest:
-                self.pending[key] = rest
+            for line in self.lines.feed(key, str(record.get("d", ""))):
+                self._line(key, line)
         elif kind == "end":
             self.flush()
             print(f"job ended: {record.get('status')}", file=sys.stderr, flush=True)
 
-    def _line(self, op: str, stream: str, text: str) -> None:
+    def _line(self, key: tuple[str, str], text: str) -> None:
+        from nosana_node.cli.display import shown_line
         from nosana_node.terminal import neutralise
 
+        op, stream = key
         mark = self.MARKS.get(stream, "|")
-        sys.stdout.write(f"{neutralise(op)} {mark} {neutralise(text, self.sgr)}\n")  # type: ignore[arg-type]
+        sys.stdout.write(f"{neutralise(op)} {mark} {shown_line(text, self.sgr)}\n")  # type: ignore[arg-type]
         sys.stdout.flush()
 
     def flush(self) -> None:
-        for (op, stream), rest in list(self.pending.items()):
-            self._line(op, stream, rest)
-        self.pending.clear()
+        for key, rest in self.lines.flush():
+            self._line(key, rest)

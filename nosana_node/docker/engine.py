@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from nosana_node.docker.errors import HINT, cause
+from nosana_node.docker.errors import HINT, cause, timed_out
 from nosana_node.errors import DockerUnavailableError
 
 if TYPE_CHECKING:
@@ -24,5 +24,6 @@ def connect(base_url: str | None, timeout: float) -> docker.APIClient:
     try:
         api = docker.APIClient(base_url=base_url, version="auto", timeout=int(timeout))
     except docker.errors.DockerException as exc:
-        raise DockerUnavailableError(f"no Docker engine answers at {where}: {cause(exc)}; {HINT}") from None
+        why = f"it did not answer within {timeout:g}s" if timed_out(exc) else cause(exc)
+        raise DockerUnavailableError(f"no Docker engine answers at {where}: {why}; {HINT}") from None
     return api

@@ -54,6 +54,18 @@ def cause(exc: BaseException) -> str:
     return describe(exc)
 
 
+def timed_out(exc: BaseException) -> bool:
+    """True when ``exc`` or what caused it is a timeout (the engine took the call, never answered)."""
+    import requests
+
+    inner: BaseException | None = exc
+    while inner is not None:
+        if isinstance(inner, requests.exceptions.Timeout | TimeoutError):
+            return True
+        inner = inner.__cause__ or inner.__context__
+    return False
+
+
 def message(exc: BaseException, what: str) -> str:
     """``what: reason``, with a hint where the engine's reason needs one (no GPU runtime)."""
     text = describe(exc)
@@ -64,9 +76,7 @@ def message(exc: BaseException, what: str) -> str:
 
 def unreachable(exc: BaseException, what: str) -> EngineUnreachable:
     """The error for an engine that did not answer ``what``."""
-    import requests
-
-    if isinstance(exc, requests.exceptions.Timeout | TimeoutError):
+    if timed_out(exc):
         return EngineUnreachable(f"{what}: the Docker engine did not answer in time ({cause(exc)}); {HINT}")
     return EngineUnreachable(f"{what}: the Docker engine is unreachable ({cause(exc)}); {HINT}")
 

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from nosana_node.docker.errors import EngineNotFound, engine_call
-from nosana_node.docker.reference import check_reference
 from nosana_node.errors import UserInputError
+from nosana_node.image_reference import check_reference
 
 if TYPE_CHECKING:
     import docker

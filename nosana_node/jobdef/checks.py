@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from nosana_node.docker.reference import check_reference
+from nosana_node.image_reference import check_reference
 from nosana_node.jobdef import literals
 from nosana_node.jobdef.plan import ExecutionPlan, find_cycle, waits_for
 from nosana_node.jobdef.regex import RegexError, compile_js

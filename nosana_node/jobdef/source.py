@@ -15,13 +15,21 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from nosana_node.pipeline.loader import Document, Path_, load_text, read_text, render_path
+from nosana_node.pipeline.loader import (
+    MAX_DEPTH,
+    MAX_NODES,
+    Document,
+    Path_,
+    load_text,
+    read_text,
+    render_path,
+)
 from nosana_node.pipeline.problems import Mark, Problem, ProblemList
 
 Format = Literal["json", "yaml"]
-#: Most values in one JSON document, and the deepest nesting.
-MAX_VALUES = 200_000
-MAX_DEPTH = 64
+#: Most values in one JSON document (the YAML loader's node budget: the largest job definition
+#: of the corpus has 179), and the deepest nesting (the loader's too).
+MAX_VALUES = MAX_NODES
 
 _SPACE = re.compile(r"[ \t\n\r]*")
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")

@@ -7,8 +7,9 @@ whose id is the job address:
 
 * a pipeline document ``{"type": "Pipeline", "pipeline": YAML, "url", "commit"}`` (the original
   node's ``"Github"`` type too, and a bare pipeline mapping): validated, then compiled; ``url``
-  and ``commit`` name the repository checked out for every job (``https``, ``http``, ``ssh`` and
-  ``git`` URLs only: a market job never reads the host's files);
+  and ``commit`` (or the pipeline's ``trigger``) name the repository checked out for every job:
+  an ``https`` or ``http`` URL, checked out as a *public* checkout (a public host, pinned, with
+  none of this host's identity: :mod:`nosana_node.checkout.public`);
 * a job definition (v0.1, JSON or YAML): validated, checked against this host's GPUs and
   compiled (:func:`nosana_node.jobdef.prepare.prepare_job`); a host that cannot serve it raises
   :class:`~nosana_node.jobdef.prepare.CannotServe` (the node gives the run back: ``quit``);
@@ -34,7 +35,7 @@ from nosana_node.storage.cid import Cid
 MAX_JOB_DOCUMENT_BYTES = 4 * 1024 * 1024
 #: Problems quoted in a refusal (the rest are counted).
 MAX_PROBLEMS_QUOTED = 5
-_REPO = re.compile(r"^(https?|git|ssh)://[^\s/]+\S*$|^[\w.-]+@[\w.-]+:\S+$")
+_REPO = re.compile(r"^https?://[^\s/]+\S*$")
 _COMMIT = re.compile(r"^[0-9A-Za-z._/-]{1,128}$")
 
 
@@ -148,7 +149,7 @@ def _compile_pipeline(document: dict[str, Any], flow_id: str, context: dict[str,
     if len(text.encode("utf-8")) > MAX_PIPELINE_BYTES:
         raise JobDocumentError("invalid", f"the pipeline is larger than {MAX_PIPELINE_BYTES} bytes")
     if url is not None and (not isinstance(url, str) or not _REPO.match(url)):
-        raise JobDocumentError("invalid", f"url {str(url)[:100]!r} is not a repository URL (https, ssh, git)")
+        raise JobDocumentError("invalid", f"url {str(url)[:100]!r} is not a repository URL (https, http)")
     if commit is not None and (not isinstance(commit, str) or not _COMMIT.match(commit)):
         raise JobDocumentError("invalid", f"commit {str(commit)[:100]!r} is not a commit")
     try:
@@ -161,7 +162,7 @@ def _compile_pipeline(document: dict[str, Any], flow_id: str, context: dict[str,
     if not url and pipeline.trigger is not None and not _REPO.match(pipeline.trigger.repo):
         raise JobDocumentError(
             "invalid",
-            f"trigger.repo {pipeline.trigger.repo[:100]!r} is not a repository URL (https, ssh, git)",
+            f"trigger.repo {pipeline.trigger.repo[:100]!r} is not a repository URL (https, http)",
         )
     if url:
         checkout = Checkout.model_validate({"repo": url, "commit-sha": commit})
@@ -171,4 +172,8 @@ def _compile_pipeline(document: dict[str, Any], flow_id: str, context: dict[str,
             context.setdefault("NOS_COMMIT_SHA", commit)
     name = (pipeline.nosana.description if pipeline.nosana else None) or f"job {flow_id}"
     source = {"kind": "job", "format": "pipeline", "job": flow_id, "url": url, "commit": commit}
-    return compile_pipeline(pipeline, name=name, source=source, context=context, flow_id=flow_id)
+    flow = compile_pipeline(pipeline, name=name, source=source, context=context, flow_id=flow_id)
+    for op in flow.ops:  # a stranger's repository: see nosana_node.checkout.public
+        if op.type == "checkout/git":
+            op.args["public"] = True
+    return flow

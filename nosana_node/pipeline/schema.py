@@ -30,7 +30,7 @@ from pydantic import (
     Tag,
 )
 
-from nosana_node.docker.reference import check_reference
+from nosana_node.image_reference import check_reference
 from nosana_node.secrets.refs import SecretRef
 
 DEFAULT_IMAGE = "ubuntu:latest"

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import os
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,19 +44,28 @@ class BlockStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.blocks, self.pins, self.tmp = self.root / "blocks", self.root / "pins", self.root / "tmp"
-        self._shards: set[str] = set()  # block sub-directories known to exist
+        # plain strings on the hot paths: one block is a few syscalls, pathlib would double them
+        self._blocks_dir, self._tmp_dir = str(self.blocks), str(self.tmp)
+        self._tmp_pid, self._tmp_tag, self._tmp_seq = 0, "", itertools.count()
         try:
             for d in (self.blocks, self.pins, self.tmp):
                 d.mkdir(parents=True, exist_ok=True)
+            if not os.path.isdir(os.path.join(self._blocks_dir, "ff")):  # a new store: all shards now
+                for shard in range(256):
+                    os.makedirs(os.path.join(self._blocks_dir, f"{shard:02x}"), exist_ok=True)
         except OSError as exc:
             raise StorageError(f"cannot create the store at {self.root}: {exc.strerror}") from None
 
-    def path(self, cid: Cid) -> Path:
+    def _path(self, cid: Cid) -> str:
         digest = cid.digest.hex()
-        return self.blocks / digest[:2] / digest
+        return f"{self._blocks_dir}/{digest[:2]}/{digest}"
+
+    def path(self, cid: Cid) -> Path:
+        """Where the block of ``cid`` lies."""
+        return Path(self._path(cid))
 
     def has_block(self, cid: Cid) -> bool:
-        return self.path(cid).is_file()
+        return os.path.isfile(self._path(cid))
 
     # -- writing (BlockSink) ------------------------------------------------------------------------
     def leaf(self, cid: Cid, prefix: bytes, chunk: memoryview, suffix: bytes) -> None:
@@ -66,12 +75,12 @@ class BlockStore:
         self._write(cid, (block,))
 
     def _write(self, cid: Cid, parts: tuple[bytes | memoryview, ...]) -> None:
-        target = self.path(cid)
+        target = self._path(cid)
         size = sum(len(p) for p in parts)
         with contextlib.suppress(OSError):
-            if target.stat().st_size == size:
+            if os.stat(target).st_size == size:
                 return  # already there (same hash, same size)
-        tmp = self.tmp / f"{os.getpid()}-{uuid.uuid4().hex}"
+        tmp = self._tmp_name()
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             try:
@@ -81,21 +90,35 @@ class BlockStore:
                     written += os.write(fd, rest)
             finally:
                 os.close(fd)
-            if target.parent.name not in self._shards:
-                target.parent.mkdir(exist_ok=True)
-                self._shards.add(target.parent.name)
-            os.replace(tmp, target)
+            try:
+                os.replace(tmp, target)
+            except FileNotFoundError:  # its shard was removed (by hand): make it again
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                os.replace(tmp, target)
         except OSError as exc:
             with contextlib.suppress(OSError):
-                tmp.unlink()
+                os.unlink(tmp)
             raise StorageError(f"cannot write block {cid} under {self.root}: {exc.strerror}") from None
+
+    def _tmp_name(self) -> str:
+        """A name in ``tmp/`` no other writer uses: pid, a random tag, a counter (new tag on fork)."""
+        pid = os.getpid()
+        if pid != self._tmp_pid:
+            self._tmp_pid, self._tmp_tag, self._tmp_seq = pid, os.urandom(6).hex(), itertools.count()
+        return f"{self._tmp_dir}/{pid}-{self._tmp_tag}-{next(self._tmp_seq)}"
 
     # -- reading ------------------------------------------------------------------------------------
     def read(self, cid: Cid) -> bytes:
         """The block's bytes, checked against its CID."""
         try:
-            with open(self.path(cid), "rb") as f:
-                block = f.read(MAX_BLOCK_SIZE + 1)
+            fd = os.open(self._path(cid), os.O_RDONLY)
+            try:  # its size and one byte more (a read of MAX_BLOCK_SIZE would allocate 2 MiB)
+                want = min(os.fstat(fd).st_size, MAX_BLOCK_SIZE) + 1
+                block = os.read(fd, want)
+                while 0 < len(block) < want and (more := os.read(fd, want - len(block))):
+                    block += more  # short reads (signals, odd filesystems)
+            finally:
+                os.close(fd)
         except FileNotFoundError:
             raise NotFoundError(f"{cid}: not in the store at {self.root}") from None
         except OSError as exc:

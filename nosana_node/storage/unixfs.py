@@ -58,16 +58,30 @@ def empty_file_block() -> bytes:
     return bytes_field(1, uint_field(1, TYPE_FILE) + uint_field(3, 0))
 
 
+@lru_cache(maxsize=64)
+def _link_frame(tsize: int) -> tuple[bytes, bytes]:
+    """``(head, tail)`` around a link's 32-byte digest: PBLink{Hash: 0x0a 0x22 0x12 0x20 <digest>,
+    Name: "", Tsize: <varint>} as a field 2 of the node (the sizes of a DAG's links repeat)."""
+    encoded = varint(tsize)
+    head = b"\x12" + varint(39 + len(encoded)) + b"\x0a\x22" + MULTIHASH_PREFIX
+    return head, _EMPTY_NAME + b"\x18" + encoded
+
+
+@lru_cache(maxsize=64)
+def _blocksize(filesize: int) -> bytes:
+    return b"\x20" + varint(filesize)
+
+
 def internal_block(links: list[Link]) -> bytes:
     """An internal file node over ``links``."""
     out = bytearray()
     sizes = bytearray()
     for link in links:
-        tsize = varint(link.tsize)
-        # PBLink{Hash: 0x0a 0x22 <34-byte multihash>, Name: 0x12 0x00, Tsize: 0x18 <varint>}
-        out += b"\x12" + varint(39 + len(tsize)) + b"\x0a\x22" + link.cid.multihash
-        out += _EMPTY_NAME + b"\x18" + tsize
-        sizes += b"\x20" + varint(link.filesize)
+        head, tail = _link_frame(link.tsize)
+        out += head
+        out += link.cid.digest
+        out += tail
+        sizes += _blocksize(link.filesize)
     data = uint_field(1, TYPE_FILE) + uint_field(3, sum(link.filesize for link in links)) + sizes
     out += bytes_field(1, data)
     return bytes(out)
@@ -83,9 +97,19 @@ class FileNode:
     blocksizes: tuple[int, ...]
 
 
+_FULL_PREFIX, _FULL_SUFFIX = leaf_frame(CHUNK_SIZE)
+_FULL_LEAF = len(_FULL_PREFIX) + CHUNK_SIZE + len(_FULL_SUFFIX)
+
+
 def decode(block: bytes | memoryview, cid: Cid) -> FileNode:
     """Decode a block known to hash to ``cid``; raises :class:`CorruptBlockError` unless it is a
     consistent UnixFS file (or raw) node."""
+    if (  # a full leaf, as ipfs add writes it (most blocks): its frame says all, nothing to parse
+        len(block) == _FULL_LEAF
+        and block[: len(_FULL_PREFIX)] == _FULL_PREFIX
+        and block[-len(_FULL_SUFFIX) :] == _FULL_SUFFIX
+    ):
+        return FileNode((), memoryview(block)[len(_FULL_PREFIX) : -len(_FULL_SUFFIX)], CHUNK_SIZE, ())
     try:
         return _decode(block, cid)
     except ProtobufError as exc:

@@ -187,3 +187,32 @@ def test_a_value_invalidated_while_it_is_fetched_is_fetched_again() -> None:
         return got, await value.get(), len(fetched)
 
     assert asyncio.run(scenario()) == (2, 2, 2)  # fetched again once, then kept for the TTL
+
+
+def test_job_logs_printer_makes_hostile_output_inert_and_cuts_an_endless_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`job logs`: what a job wrote reaches the reader's terminal inert (escaped, colours dropped
+    off a terminal), an endless line arrives in pieces and is shown cut once, `--json` is ASCII."""
+    from nosana_node.cli.display import LINE_CAP, cut_marker
+    from nosana_node.cli.job import _LogPrinter
+
+    printer = _LogPrinter(as_json=False)
+    op = "evil\x1b]0;t\x07"
+    for chunk in ("A\x1b[2J\x1b]52;c;SGk=\x07", "\x1b[31mred\x1b[0m\r\nB\u202e", "x\n"):
+        printer.add({"type": "log", "op": op, "s": "stdout", "d": chunk})
+    for _ in range(64):  # 2 MiB without a newline, 32 KiB a record
+        printer.add({"type": "log", "op": op, "s": "stderr", "d": "y" * 32768})
+    printer.add({"type": "log", "op": op, "s": "stderr", "d": "\nafter\n"})
+    printer.flush()
+    name = r"evil\x1b]0;t\x07"
+    assert capsys.readouterr().out.splitlines() == [
+        rf"{name} | A\x1b[2J\x1b]52;c;SGk=\x07red",
+        rf"{name} | B\u202ex",
+        f"{name} ! " + "y" * LINE_CAP + cut_marker(LINE_CAP),
+        f"{name} ! after",
+    ]
+    as_json = _LogPrinter(as_json=True)
+    as_json.add({"type": "log", "op": op, "s": "stdout", "d": "\x9b2J\u202e"})
+    out = capsys.readouterr().out
+    assert out.isascii() and json.loads(out)["d"] == "\x9b2J\u202e"

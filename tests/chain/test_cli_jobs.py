@@ -186,6 +186,10 @@ def test_post_refuses_bad_input_before_sending_anything(market: LocalMarket, tmp
             ["job", "post", str(HELLO), "--market", "default", "--repo", "https://x/y", "--commit", "zz"],
             "not a commit SHA",
         ),
+        (
+            ["job", "post", str(HELLO), "--market", "default", "--repo", "git@h:o/r", "--commit", "1a2b3c4"],
+            "not a repository URL a node checks out",
+        ),
         (["job", "post", str(HELLO), "--market", "nowhere"], "unknown market 'nowhere'"),
         (["job", "post", str(HELLO), "--market", "priced", "--timeout", "10000000000s"], "not enough NOS"),
         (["job", "result", "11111111111111111111111111111112"], "not found on localnet"),

@@ -137,14 +137,16 @@ class PrivateEngine:
         return self.proc is not None and self.proc.poll() is None
 
     def _kill_leftovers(self) -> None:
-        """Processes of this engine still alive after its daemon (its containerd, shims)."""
+        """Processes of this engine still alive after its daemon (its containerd, shims). A child
+        of this test (a ``nosana-node`` it started with ``--docker-url`` naming this engine's
+        socket) is not one of them: it is left to end as the test expects."""
         marker = str(self.root)
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
             with contextlib.suppress(OSError):
                 cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
-                if marker in cmdline:
+                if marker in cmdline and _parent(entry) != os.getpid():
                     os.kill(int(entry.name), signal.SIGKILL)
 
     def close(self) -> None:
@@ -170,3 +172,9 @@ def usable() -> str | None:
     if shutil.which("dockerd") is None or shutil.which("ip") is None:
         return "dockerd or ip is not installed (make test installs them)"
     return None
+
+
+def _parent(proc: Path) -> int:
+    """The parent process id of ``/proc/<pid>`` (the field after the command's closing bracket)."""
+    stat = (proc / "stat").read_text()
+    return int(stat[stat.rindex(")") + 2 :].split()[1])

@@ -22,9 +22,12 @@ from nosana_node.flow.store import FlowStore
 from tests.corekit import (
     IMAGE,
     STORE_IDS,
+    WAIT_FOR_GO,
     EngineEvents,
     cli,
+    engine,
     leftover_containers,
+    let_go,
     new_store,
     pipeline,
     start_cli,
@@ -107,12 +110,17 @@ def _running_container(home: Path) -> list[dict[str, Any]]:
     return [c for c in leftover_containers(home) if c["State"] == "running"]
 
 
+#: SLOW, its second job waiting for the test's go (a signal never races the job's own end)
+WAITING = SLOW.replace("'sleep 3'", f"'{WAIT_FOR_GO}'")
+
+
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_interrupt_removes_the_container_and_can_be_resumed(
     tmp_path: Path, home: Path, sig: int, code: int
 ) -> None:
-    path = write(tmp_path, SLOW)
-    with EngineEvents(new_store(home)) as events:
+    path = write(tmp_path, WAITING)
+    store_id = new_store(home)
+    with EngineEvents(store_id) as events:
         proc = start_cli("pipeline", "run", str(path), home=home)
         events.wait("start", count=2)  # the second job's container runs
     proc.send_signal(sig)
@@ -124,9 +132,17 @@ def test_interrupt_removes_the_container_and_can_be_resumed(
     assert saved["status"] == "interrupted"
     assert [s["status"] for s in saved["states"]] == ["succeeded", "interrupted", "pending"]
 
-    resumed = cli("flow", "resume", saved["id"][:6], "--json", home=home)
-    assert resumed.returncode == 0, resumed.stderr
-    result = json.loads(resumed.stdout)
+    with EngineEvents(store_id) as events:
+        resuming = start_cli("flow", "resume", saved["id"][:6], "--json", home=home)
+        (started,) = events.wait("start")  # the second job, again
+        api = engine()
+        try:
+            let_go(api, started["id"])
+        finally:
+            api.close()
+        out, err = resuming.communicate(timeout=120)
+    assert resuming.returncode == 0, err
+    result = json.loads(out)
     assert [j["attempts"] for j in result["jobs"]] == [1, 2, 1]
     assert "one\ntwo" in result["jobs"][2]["log"]["excerpt"]
 

@@ -26,6 +26,7 @@ from nosana_node.pipeline.prepare import prepare_pipeline
 from tests.corekit import (
     WAIT_FOR_GO,
     EngineEvents,
+    cli,
     flow_runner,
     let_go,
     new_store,
@@ -192,4 +193,41 @@ def test_a_cancel_while_the_engine_creates_the_container_leaves_none(
         runner.close()
     assert result.status is FlowStatus.INTERRUPTED
     assert result.states["job"].status is OpStatus.INTERRUPTED
+    assert left_on(private_engine, home) == []
+
+
+def test_an_engine_frozen_before_the_run_is_one_line_within_the_api_timeout(
+    tmp_path: Path, home: Path, private_engine: PrivateEngine
+) -> None:
+    """The engine takes connections but answers nothing: every call has its timeout, so the run
+    ends with one line (not a hang, not a failed flow) soon after ``:docker :api-timeout``."""
+    path = write(tmp_path, pipeline("  - name: job\n    commands: ['echo hi']\n"))
+    private_engine.freeze()
+    try:
+        proc = cli(
+            "--set",
+            "docker.api-timeout=2s",
+            "pipeline",
+            "run",
+            str(path),
+            "--docker-url",
+            private_engine.url,
+            "--network",
+            "none",
+            home=home,
+            timeout=2 * 3 + SLACK,
+        )
+    finally:
+        private_engine.thaw()
+    assert proc.returncode == 1, proc.stderr
+    assert no_traceback(proc.stderr)
+    (line,) = proc.stderr.splitlines()
+    assert line.startswith(
+        f"error: no Docker engine answers at {private_engine.url}: it did not answer within 2s;"
+    )
+    store = FlowStore(home)
+    try:
+        assert all(summary.status is not FlowStatus.FAILED for summary in store.list())
+    finally:
+        store.close()
     assert left_on(private_engine, home) == []

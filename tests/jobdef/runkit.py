@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from nosana_node.clock import SYSTEM_CLOCK, Clock
+from nosana_node.clock import SYSTEM_CLOCK, Clock, ManualClock
 from nosana_node.docker.container_op import ContainerRun, CreateVolume
 from nosana_node.docker.labels import FLOW
 from nosana_node.flow.events import NullReporter
@@ -23,17 +24,22 @@ FAST = JobdefSettings(health_interval=0.2, continuous_interval=0.5, health_timeo
 
 
 class Events(NullReporter):
-    """Records node messages; ``ready`` is set when a service says it is ready."""
+    """Records node messages; ``ready`` is set once ``services`` services said they are ready."""
 
-    def __init__(self) -> None:
+    def __init__(self, services: int = 1) -> None:
         self.messages: list[str] = []
         self.ready = threading.Event()
         self.output: list[tuple[str, str, str]] = []
+        self.services = services
 
     def message(self, text: str) -> None:
         self.messages.append(text)
-        if " ready: " in text:
+        if len(self.urls()) >= self.services:
             self.ready.set()
+
+    def urls(self) -> list[str]:
+        """The first URL of each service that said it is ready, in order."""
+        return [m.split("→ ")[1].split(",")[0].strip() for m in self.messages if " ready: " in m]
 
     def op_output(self, op: Op, stream: str, text: str) -> None:
         self.output.append((op.id, stream, text))
@@ -81,6 +87,29 @@ def run(
             return flow_runner.run(flow, cancel=cancel, reporter=reporter)
     finally:
         flow_runner.close()
+
+
+def run_service(
+    home: Path, data: dict[str, Any], visit: Callable[[list[str]], None], services: int = 1, **kwargs: Any
+) -> Flow:
+    """Run ``data`` with a deadline on a manual clock: once ``services`` services are ready (within
+    60 s), ``visit`` gets their URLs, then the job's time is up (the clock moves past it)."""
+    clock = ManualClock()
+    events = Events(services)
+
+    def visit_then_expire() -> None:
+        try:
+            if events.ready.wait(60):
+                visit(events.urls())
+        finally:
+            clock.advance(3600)
+
+    helper = threading.Thread(target=visit_then_expire)
+    helper.start()
+    try:
+        return run(home, data, deadline=clock.now() + 600, reporter=events, clock=clock, **kwargs)
+    finally:
+        helper.join()
 
 
 def leftovers(flow_id: str) -> dict[str, list[str]]:

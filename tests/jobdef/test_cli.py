@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
+from nosana_node.pipeline.loader import MAX_BYTES, MAX_DEPTH, MAX_NODES
 from tests.cli import REPO, run_cli
 from tests.jobdef.conftest import minimal, write_json
 
@@ -87,3 +89,35 @@ def test_unreadable_files(tmp_path: Path) -> None:
         assert proc.returncode == 2
         assert proc.stderr.startswith(f"error: {target}: {message}")
         assert len(proc.stderr.splitlines()) == 1
+
+
+def test_hostile_files_are_refused_at_once_with_one_line(tmp_path: Path) -> None:
+    """What a stranger can hand `job validate`: a FIFO, a device, a huge file, a 1 MiB list of
+    values, deep nesting, a NUL byte. Each is one line and exit 2; a FIFO or a device read until
+    memory ran out would time the subprocess out instead."""
+    os.mkfifo(tmp_path / "pipe.json")
+    head = '{"version": "0.1", "type": "container", "ops": ['
+    files = {
+        "big.json": head + " " * MAX_BYTES + "]}",
+        "values.json": head + "1," * (MAX_BYTES // 2 - 40) + "1]}",
+        "deep.json": head + "[" * 100 + "]" * 100 + "]}",
+        "nul.json": '{"version": "0.1",\n "type": "contai\x00ner", "ops": []}',
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    cases = [  # (file, what follows "error: FILE" on the line)
+        (tmp_path / "pipe.json", ": is a FIFO (named pipe); only regular files are read"),
+        (Path("/dev/zero"), ": is a device; only regular files are read"),
+        (tmp_path / "big.json", f": file too large ({MAX_BYTES + len(head) + 2} bytes, over {MAX_BYTES})"),
+        (tmp_path / "values.json", f"JSON syntax error: document too large (over {MAX_NODES} values)"),
+        (
+            tmp_path / "deep.json",
+            f":1:{48 + MAX_DEPTH}: JSON syntax error: nested too deeply (over {MAX_DEPTH} levels)",
+        ),
+        (tmp_path / "nul.json", ":2:17: JSON syntax error: invalid control character"),
+    ]
+    for target, rest in cases:
+        proc = run_cli("job", "validate", str(target), timeout=20)
+        assert proc.returncode == 2, (target, proc.stderr)
+        (line,) = proc.stderr.splitlines()
+        assert line.startswith(f"error: {target}") and rest in line, line

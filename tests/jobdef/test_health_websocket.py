@@ -19,10 +19,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 from websockets.sync.server import ServerConnection, serve
 
-from nosana_node.clock import ManualClock
 from nosana_node.flow.model import FlowStatus, OpStatus
 from nosana_node.jobdef import health
-from tests.jobdef.runkit import Events, job, leftovers, log_text, run
+from tests.jobdef.runkit import job, leftovers, log_text, run_service
 
 READY = health.Check(type="websocket", expected_response="ready")
 
@@ -134,24 +133,15 @@ chmod +x /tmp/ws.sh && echo serving && exec nc -ll -p 8080 -e /tmp/ws.sh"""
 
 
 def test_a_websocket_service_in_a_job_is_ready_by_its_check_and_shows_a_ws_url(home: Path) -> None:
-    clock = ManualClock()
-    events = Events()
     received: list[str] = []
 
-    def visit_then_expire() -> None:
-        if events.ready.wait(60):
-            url = next(m for m in events.messages if " ready: " in m).split("→ ")[1].strip()
-            with connect(url + "/", open_timeout=10) as socket:
-                received.append(str(socket.recv(timeout=10)))
-        clock.advance(3600)  # the job's time is up
+    def visit(urls: list[str]) -> None:
+        with connect(urls[0] + "/", open_timeout=10) as socket:
+            received.append(str(socket.recv(timeout=10)))
 
     check = {"type": "websocket", "expected_response": "ready", "continuous": False}
     expose = [{"port": 8080, "type": "websocket", "health_checks": [check]}]
-    helper = threading.Thread(target=visit_then_expire)
-    helper.start()
-    data = job([{"id": "ws", "args": {"cmd": WS_SERVER, "expose": expose}}])
-    flow = run(home, data, deadline=clock.now() + 600, reporter=events, clock=clock)
-    helper.join()
+    flow = run_service(home, job([{"id": "ws", "args": {"cmd": WS_SERVER, "expose": expose}}]), visit)
     state = flow.states["ws"]
     assert received == ["ready"]
     assert state.status is OpStatus.SUCCEEDED and flow.status is FlowStatus.SUCCEEDED, state.error

@@ -5,13 +5,11 @@ every fault leaving nothing behind."""
 from __future__ import annotations
 
 import json
-import threading
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from nosana_node.clock import ManualClock
 from nosana_node.docker import container
 from nosana_node.docker.images import ImageUnavailableError
 from nosana_node.flow.model import FlowStatus, OpStatus
@@ -21,7 +19,7 @@ from nosana_node.jobdef.result import flow_state
 from nosana_node.jobdef.settings import JobdefSettings
 from nosana_node.resources.settings import ResourceSettings
 from tests.corekit import IMAGE, engine, leftover_containers
-from tests.jobdef.runkit import Events, job, leftovers, log_text, run, runner
+from tests.jobdef.runkit import job, leftovers, log_text, run, run_service, runner
 from tests.resources.conftest import s3_client
 from tests.resources.servers import RegistryStandIn, moto_s3
 
@@ -47,20 +45,12 @@ def service(op_id: str = "web", checks: list[dict] | None = None, **execution: o
 
 
 def test_service_is_ready_reports_its_url_and_ends_well_at_the_deadline(home: Path) -> None:
-    clock = ManualClock()
-    events = Events()
     served: list[str] = []
 
-    def visit_then_expire() -> None:
-        if events.ready.wait(60):
-            url = next(m for m in events.messages if " ready: " in m).split("→ ")[1].strip()
-            served.append(urllib.request.urlopen(url + "/index.html", timeout=10).read().decode())
-        clock.advance(3600)  # the job's time is up
+    def visit(urls: list[str]) -> None:
+        served.append(urllib.request.urlopen(urls[0] + "/index.html", timeout=10).read().decode())
 
-    helper = threading.Thread(target=visit_then_expire)
-    helper.start()
-    flow = run(home, job([service()]), deadline=clock.now() + 600, reporter=events, clock=clock)
-    helper.join()
+    flow = run_service(home, job([service()]), visit)
     state = flow.states["web"]
     assert served == ["hello\n"]
     assert state.status is OpStatus.SUCCEEDED and flow.status is FlowStatus.SUCCEEDED

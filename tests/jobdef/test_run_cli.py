@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import threading
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from nosana_node.clock import ManualClock
 from nosana_node.flow.model import FlowStatus
 from nosana_node.jobdef.result import flow_state
 from nosana_node.jobdef.settings import JobdefSettings
@@ -17,7 +15,7 @@ from nosana_node.resources.settings import ResourceSettings
 from tests.cli import run_cli
 from tests.corekit import IMAGE
 from tests.jobdef.conftest import write_json
-from tests.jobdef.runkit import Events, job, leftovers, log_text, run
+from tests.jobdef.runkit import job, leftovers, log_text, run, run_service
 from tests.resources.conftest import s3_client
 from tests.resources.servers import moto_s3
 
@@ -153,20 +151,6 @@ def test_corpus_definitions_run_end_to_end(corpus: Path, home: Path, name: str) 
     assert leftovers(flow.id) == {"volumes": [], "networks": []}
 
 
-class ReadyOps(Events):
-    """Counts the services that said they are ready."""
-
-    def __init__(self, wanted: int) -> None:
-        super().__init__()
-        self.wanted = wanted
-        self.all_ready = threading.Event()
-
-    def message(self, text: str) -> None:
-        super().message(text)
-        if sum(" ready: " in m for m in self.messages) >= self.wanted:
-            self.all_ready.set()
-
-
 def test_corpus_multi_op_http_services_with_health_checks(corpus: Path, home: Path) -> None:
     """`nginx-multi-ops`: two HTTP services of one group (the second waits for the first to be
     ready), a third in a later group; busybox httpd serves port 80 as nginx would."""
@@ -182,21 +166,12 @@ def test_corpus_multi_op_http_services_with_health_checks(corpus: Path, home: Pa
                 f"mkdir -p /www && echo {op['id']} > /www/index.html && exec httpd -f -p 80 -h /www",
             ],
         )
-    clock = ManualClock()
-    events = ReadyOps(2)
     pages: list[str] = []
 
-    def visit_then_expire() -> None:
-        if events.all_ready.wait(60):
-            for line in [m for m in events.messages if " ready: " in m]:
-                url = line.split("→ ")[1].strip()
-                pages.append(urllib.request.urlopen(url + "/", timeout=10).read().decode().strip())
-        clock.advance(3600)  # the job's time is up
+    def visit(urls: list[str]) -> None:
+        pages.extend(urllib.request.urlopen(url + "/", timeout=10).read().decode().strip() for url in urls)
 
-    helper = threading.Thread(target=visit_then_expire)
-    helper.start()
-    flow = run(home, data, deadline=clock.now() + 600, reporter=events, clock=clock)
-    helper.join()
+    flow = run_service(home, data, visit, services=2)
     states = flow.states
     assert pages == ["nginx-1", "nginx-2"]
     assert states["nginx-2"].started_at >= states["nginx-1"].ready_at  # depends_on: once it is ready

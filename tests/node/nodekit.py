@@ -161,32 +161,38 @@ class NodeProcess:
     def __init__(
         self,
         home: Path,
-        market: Pubkey,
-        keypair: Path,
+        market: Pubkey | None,
+        keypair: Path | None,
         *,
-        rpc_url: str,
-        ws_url: str,
+        rpc_url: str | None,
+        ws_url: str | None,
         env: dict[str, str] | None = None,
         args: tuple[str, ...] = (),
         stderr: Path | None = None,
     ) -> None:
-        """``stderr``: a file for the node's stderr (else it is read with stdout, line by line)."""
+        """``stderr``: a file for the node's stderr (else it is read with stdout, line by line).
+        Without a market, keypair and URLs the node finds them itself (``args``: ``--network
+        localnet --market default`` on the local market's home)."""
         self.home = home
         base = {k: v for k, v in os.environ.items() if not k.startswith(("NOSANA_", "VAULT_", "BAO_"))}
+        chain = {
+            "NOSANA_NETWORK": "localnet" if rpc_url else None,
+            "NOSANA_RPC_URL": rpc_url,
+            "NOSANA_WS_URL": ws_url,
+            "NOSANA_KEYPAIR": None if keypair is None else str(keypair),
+            "NOSANA_MARKET": None if market is None else str(market),
+        }
+        base.update({k: v for k, v in chain.items() if v is not None})
         base.update(
             NOSANA_HOME=str(home),
-            NOSANA_NETWORK="localnet",
-            NOSANA_RPC_URL=rpc_url,
-            NOSANA_WS_URL=ws_url,
-            NOSANA_KEYPAIR=str(keypair),
-            NOSANA_MARKET=str(market),
             NOSANA_DOCKER_TIMEOUT="120",
             NOSANA_CHAIN_RETRY_FOR="60",
             NOSANA_NODE_MIN_FREE_DISK="1m",
             NOSANA_NODE_API="127.0.0.1:0",  # any free port: several nodes run at once
         )
         base.update(env or {})
-        self.env, self.keypair, self.wallet = base, keypair, wallet_of(keypair)
+        self.env, self.keypair = base, keypair
+        self.wallet = None if keypair is None else wallet_of(keypair)
         self.lines: list[str] = []
         self._cond = threading.Condition()
         self.proc = subprocess.Popen(

@@ -16,6 +16,7 @@ from tests.cli import REPO
 from tests.corekit import IMAGE, no_traceback
 from tests.localnet.conftest import Served
 from tests.node.conftest import NodeFactory
+from tests.node.gitkit import GitServer
 from tests.node.nodekit import Market, NodeProcess, pipeline
 
 ARTIFACTS = REPO / "pipelines" / "artifacts.yml"
@@ -60,7 +61,7 @@ def test_a_posted_pipeline_runs_and_is_finished_once_with_its_result(
 
 
 def test_bad_documents_are_finished_with_a_failed_result_saying_why(
-    market: Market, start_node: NodeFactory
+    market: Market, start_node: NodeFactory, tmp_path: Path
 ) -> None:
     node = start_node()
     node.wait_line(r"waiting in the queue")
@@ -76,6 +77,14 @@ def test_bad_documents_are_finished_with_a_failed_result_saying_why(
         market.post_document(
             {"type": "Pipeline", "pipeline": pipeline("true"), "url": "file:///etc", "commit": None}
         ): ("invalid", "not a repository URL"),
+        market.post_document(  # ssh would use the operator's keys
+            {
+                "type": "Pipeline",
+                "pipeline": pipeline("true"),
+                "url": "ssh://git@github.com/o/r",
+                "commit": None,
+            }
+        ): ("invalid", "not a repository URL (https, http)"),
     }
     for job, (reason, words) in cases.items():
         market.wait_done(job)
@@ -93,7 +102,23 @@ def test_bad_documents_are_finished_with_a_failed_result_saying_why(
     assert doc["status"] == "failed" and "do not read this node's vault" in doc["jobs"][0]["error"]
     node.wait_line(rf"job {job} finished: result Qm\w+ \(failed\)", since=mark)  # logged after the chain
     node.wait_line(r"waiting in the queue", since=mark)  # it went on serving
-    assert node.count(r"finished: result Qm\w+ \(failed\)") == len(cases) + 1
+    # a repository on this host's own network is not checked out: nothing reaches the server
+    with GitServer(tmp_path / "git") as served:
+        job = market.post_document(
+            {
+                "type": "Pipeline",
+                "pipeline": pipeline("cat hello.txt"),
+                "url": served.url,
+                "commit": served.commit,
+            }
+        )
+        market.wait_done(job)
+        assert served.requests == []
+    doc = market.result(job)
+    assert doc["status"] == "failed" and doc["jobs"][0]["status"] == "failed", doc
+    assert "resolves to 127.0.0.1, not a public address" in doc["jobs"][0]["error"]
+    node.wait_line(rf"job {job} finished: result Qm\w+ \(failed\)", since=mark)
+    assert node.count(r"finished: result Qm\w+ \(failed\)") == len(cases) + 2
     assert no_traceback(node.output)
 
 
@@ -206,6 +231,7 @@ def test_a_market_named_in_the_config_and_every_event_as_a_json_line(
     job = market.post(pipeline("echo as json"))
     done = market.wait_done(job)
     node.wait_line(rf'^\{{"kind": "finished", "job": "{job}"')
+    node.wait_line(r'^\{"kind": "queued"', count=2)  # back in the queue
     assert node.stop() == 0
 
     events = [json.loads(line) for line in node.lines]  # stdout: JSON lines only
@@ -218,8 +244,9 @@ def test_a_market_named_in_the_config_and_every_event_as_a_json_line(
     finished = ours[-1]
     assert finished["cid"] == str(Cid.from_chain(done.ipfs_result)) and finished["status"] == "succeeded"
     assert finished["run"] == ours[0]["run"] and finished["signature"] == ours[3]["signature"]
-    others = [e["kind"] for e in events if e["job"] is None and e["kind"] != "check"]
-    assert others[-2:] == ["left-queue", "phase"] and events[-1]["phase"] == "stopped"
+    kinds = [e["kind"] for e in events]
+    assert kinds.index("left-queue") > events.index(finished)  # it left the queue on SIGTERM
+    assert kinds[-1] == "phase" and events[-1]["phase"] == "stopped"
     text = stderr.read_text()  # the node's own lines and its log
     assert f"market {market.address} (farm)" in text and "serving; SIGTERM" in text
     assert f"job {job} finished" in text and no_traceback(text)

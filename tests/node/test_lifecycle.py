@@ -4,7 +4,10 @@ Containers are followed through the engine's event stream; nothing sleeps to ord
 
 from __future__ import annotations
 
+import json
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -12,6 +15,7 @@ from typing import Any
 
 from nosana_node.chain.accounts import JobState
 from nosana_node.node.state import NodeDb, Step
+from tests.cli import REPO
 from tests.corekit import WAIT_FOR_GO, EngineEvents, event_time, new_store
 from tests.localnet.conftest import Served
 from tests.node.conftest import NodeFactory
@@ -128,6 +132,12 @@ def test_sigterm_lets_the_running_job_finish_then_exits(
     with events:
         job = market.post(pipeline(WAIT_FOR_GO, "echo drained"))
         (started,) = events.wait("start")
+        ((run, account),) = market.client.runs(job=job).items()
+        shown = _status(node)  # `node status` while the job runs: it is the current one
+        assert shown["running"] and shown["pid"] == node.proc.pid and not shown["queue"]["queued"]
+        assert shown["current"]["job"] == str(job) and shown["current"]["run"] == str(run)
+        assert shown["current"]["step"] == "running"
+        assert shown["runs_on_chain"] == [{"run": str(run), "job": str(job), "started": account.time}]
         node.signal(signal.SIGTERM)
         node.wait_line(rf"stopping: job {job} may finish within 10m")
         let_job_go(started["id"])
@@ -135,6 +145,23 @@ def test_sigterm_lets_the_running_job_finish_then_exits(
     assert market.client.job(job).state == JobState.DONE
     assert market.result(job)["status"] == "succeeded"
     assert node.count(QUEUED) == 1  # it did not join again
+    shown = _status(node)  # and once it stopped
+    assert not shown["running"] and shown["current"] is None and shown["runs_on_chain"] == []
+    assert shown["recent"][0]["job"] == str(job) and shown["recent"][0]["step"] == "finished"
+
+
+def _status(node: NodeProcess) -> Any:
+    """``node status --json`` with the node's home, wallet and market."""
+    done = subprocess.run(
+        [sys.executable, "-m", "nosana_node", "node", "status", "--json"],
+        env=node.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
 
 
 def test_past_the_drain_timeout_the_job_is_interrupted_and_its_run_quit(

@@ -35,7 +35,8 @@ def test_a_pipeline_document_compiles_to_a_flow_named_by_the_job() -> None:
     doc = pipeline_document(pipeline("echo hi"), "https://github.com/o/r", "1a2b3c4")
     flow = compile_job_document(doc, flow_id=JOB, context={"NOS_JOB_ADDRESS": JOB})
     assert flow.id == JOB and [op.type for op in flow.ops] == ["checkout/git", "docker/run"]
-    assert flow.ops[0].args == {"repo": "https://github.com/o/r", "commit": "1a2b3c4"}
+    # a stranger's repository: a public checkout (nosana_node.checkout.public)
+    assert flow.ops[0].args == {"repo": "https://github.com/o/r", "commit": "1a2b3c4", "public": True}
     assert (
         flow.context["NOS_REPOSITORY"] == "https://github.com/o/r"
         and flow.context["NOS_COMMIT_SHA"] == "1a2b3c4"
@@ -52,6 +53,8 @@ def test_a_pipeline_document_compiles_to_a_flow_named_by_the_job() -> None:
     [
         ({"type": "Pipeline", "pipeline": 3}, "invalid", "YAML text"),
         (pipeline_document(pipeline("ls"), "file:///etc", None), "invalid", "not a repository URL"),
+        (pipeline_document(pipeline("ls"), "git@github.com:o/r", None), "invalid", "(https, http)"),
+        (pipeline_document("trigger: {repo: 'ssh://h/r'}\n" + pipeline("ls")), "invalid", "trigger.repo"),
         (pipeline_document(pipeline("ls"), "https://h/r", "--upload-pack=x"), "invalid", "not a commit"),
         (pipeline_document("global:\n  image: x\njobs: []\n"), "invalid", "invalid pipeline"),
         (pipeline_document("trigger: {repo: /etc}\n" + pipeline("ls")), "invalid", "trigger.repo"),

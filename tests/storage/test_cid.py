@@ -9,9 +9,17 @@ import pytest
 
 from nosana_node.storage.cid import Cid
 from nosana_node.storage.dag import DagBuilder, cid_of
-from nosana_node.storage.errors import CidError
+from nosana_node.storage.errors import CidError, CorruptBlockError
 from nosana_node.storage.protobuf import fields
-from nosana_node.storage.unixfs import CHUNK_SIZE, MAX_LINKS, Link, decode, internal_block, leaf_frame
+from nosana_node.storage.unixfs import (
+    CHUNK_SIZE,
+    MAX_LINKS,
+    Link,
+    _decode,
+    decode,
+    internal_block,
+    leaf_frame,
+)
 from tests.storage.vectors import HELLO, VECTORS, content, vector_content
 
 
@@ -138,6 +146,21 @@ def test_leaves_are_dag_pb_unixfs_files_and_links_carry_an_empty_name() -> None:
     unixfs = bytes(next(v for n, _w, v in fields(leaf) if n == 1))  # type: ignore[arg-type]
     assert next(fields(unixfs))[:3:2] == (1, 2)  # Type = File, not Raw
     assert [n for n, _w, _v in fields(top)] == [2, 2, 1]  # links before data
+
+
+def test_a_full_leaf_decodes_by_its_frame_as_by_parsing() -> None:
+    root, blocks = _tree(2 * CHUNK_SIZE)
+    leaf_cid, leaf = next((c, b) for c, b in blocks.items() if c != root)
+    fast, parsed = decode(leaf, leaf_cid), _decode(leaf, leaf_cid)
+
+    def fields_of(node: object) -> tuple[object, ...]:
+        return (bytes(node.data), node.filesize, node.links, node.blocksizes)  # type: ignore[attr-defined]
+
+    assert fields_of(fast) == fields_of(parsed) == (content(2 * CHUNK_SIZE)[:CHUNK_SIZE], CHUNK_SIZE, (), ())
+    # a frame that only looks right (one byte of the suffix off) is parsed, and refused
+    odd = leaf[:-1] + b"\x07"
+    with pytest.raises(CorruptBlockError, match="file size"):
+        decode(odd, leaf_cid)
 
 
 def test_cid_text_and_chain_digest_round_trip() -> None:

@@ -174,3 +174,26 @@ def test_backend_faults_exit_1(home: Path, tmp_path: Path, liar: str) -> None:
         *fast, "--set", f"storage.gateways={liar}", "storage", "put", "-", "-b", "gateway", stdin="x"
     )
     one_error_line(read_only, 2, "read only")
+
+
+def test_config_show_documents_every_storage_setting() -> None:
+    done = run_cli("config", "show", "storage", "--doc", "--json")
+    assert done.returncode == 0, done.stderr
+    settings = json.loads(done.stdout)["settings"]
+    for key in (
+        "backend",
+        "max-size",
+        "gateways",
+        "kubo-url",
+        "pinata-url",
+        "pinata-jwt",
+        "timeout",
+        "retries",
+    ):
+        assert len(settings[f"storage.{key}"]["doc"]) > 20, key
+    assert settings["storage.backend"]["value"] == "auto"
+    assert all(
+        name in settings["storage.backend"]["doc"]
+        for name in ("embedded", "localnet", "kubo", "pinata", "gateway")
+    )
+    assert "vault" in settings["storage.pinata-jwt"]["doc"].lower()

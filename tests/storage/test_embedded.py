@@ -204,3 +204,14 @@ def test_pins_are_recorded(store: EmbeddedStorage) -> None:
     store.pin(other)
     assert store.store.is_pinned(other)
     assert store.get(other) == HELLO[0]
+
+
+def test_a_new_store_has_all_its_shards_and_a_removed_one_is_made_again(tmp_path: Path) -> None:
+    root = tmp_path / "storage"
+    store = EmbeddedStorage(root)
+    assert sorted(p.name for p in (root / "blocks").iterdir()) == [f"{i:02x}" for i in range(256)]
+    shard = store.store.path(cid_of(HELLO[0])).parent
+    shard.rmdir()  # as a store made before the shards were made up front, or a hand-cleaned one
+    assert store.put(HELLO[0]) == cid_of(HELLO[0])
+    assert EmbeddedStorage(root).get(cid_of(HELLO[0])) == HELLO[0]
+    assert list((root / "tmp").iterdir()) == []

@@ -263,14 +263,19 @@ def test_token_renewal(bao: BaoServer, prefix: str) -> None:
     assert 0 < data["ttl"] <= 30
 
 
+def _approle_vault(bao: BaoServer, prefix: str, name: str, **ttls: str) -> OpenBaoVault:
+    """A vault logging in with a role of its own that may read ``<prefix>/<name>`` (``relogin-value``)."""
+    bao.policy(f"{prefix}-r", f'path "secret/data/{prefix}/*" {{ capabilities = ["read"] }}')
+    bao.client().secrets.kv.v2.create_or_update_secret(path=f"{prefix}/{name}", secret={"k": "relogin-value"})
+    role_id, secret_id = bao.approle(f"{prefix}-{name}", [f"{prefix}-r"], **ttls)
+    cfg = vault_config(bao, auth="approle", token=None, role_id=role_id, secret_id=Secret(secret_id))
+    return OpenBaoVault(cfg)
+
+
 def test_approle_logs_in_again_when_renewal_is_refused(bao: BaoServer, prefix: str) -> None:
     """A token the server no longer renews (revoked here) is replaced by a new AppRole login."""
-    bao.policy(f"{prefix}-r", f'path "secret/data/{prefix}/*" {{ capabilities = ["read"] }}')
-    bao.client().secrets.kv.v2.create_or_update_secret(path=f"{prefix}/y", secret={"k": "relogin-value"})
-    role_id, secret_id = bao.approle(f"{prefix}-gone", [f"{prefix}-r"], token_ttl="60s", token_max_ttl="9m")
-    cfg = vault_config(bao, auth="approle", token=None, role_id=role_id, secret_id=Secret(secret_id))
     now = [1000.0]
-    with OpenBaoVault(cfg) as vault:
+    with _approle_vault(bao, prefix, "y", token_ttl="60s", token_max_ttl="9m") as vault:
         vault.clock = lambda: now[0]
         assert vault.resolve(ref(f"{prefix}/y#k")) == "relogin-value"
         assert vault._token is not None
@@ -289,12 +294,8 @@ def test_approle_logs_in_again_at_max_ttl(bao: BaoServer, prefix: str) -> None:
     (a renewal then grants at most that second; a token gone meanwhile is refused: either way
     the node logs in again).
     """
-    bao.policy(f"{prefix}-r", f'path "secret/data/{prefix}/*" {{ capabilities = ["read"] }}')
-    bao.client().secrets.kv.v2.create_or_update_secret(path=f"{prefix}/x", secret={"k": "relogin-value"})
-    role_id, secret_id = bao.approle(f"{prefix}-short", [f"{prefix}-r"], token_ttl="4s", token_max_ttl="4s")
-    cfg = vault_config(bao, auth="approle", token=None, role_id=role_id, secret_id=Secret(secret_id))
     now = [1000.0]
-    with OpenBaoVault(cfg) as vault:
+    with _approle_vault(bao, prefix, "x", token_ttl="4s", token_max_ttl="4s") as vault:
         vault.clock = lambda: now[0]
         assert vault.resolve(ref(f"{prefix}/x#k")) == "relogin-value"
         assert vault._token is not None
