@@ -231,6 +231,7 @@ def test_a_market_named_in_the_config_and_every_event_as_a_json_line(
     job = market.post(pipeline("echo as json"))
     done = market.wait_done(job)
     node.wait_line(rf'^\{{"kind": "finished", "job": "{job}"')
+    node.wait_line(r'^\{"kind": "queued"', count=2)  # back in the queue
     assert node.stop() == 0
 
     events = [json.loads(line) for line in node.lines]  # stdout: JSON lines only
