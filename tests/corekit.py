@@ -186,6 +186,17 @@ def let_go(api: Any, container: str) -> None:
     api.put_archive(container, "/tmp", data.getvalue())
 
 
+def signal_other_thread(pid: int, sig: int) -> None:
+    """Send ``sig`` to a thread of process ``pid`` other than its main one (Linux ``tgkill``): the
+    kernel may hand a process's signal to any of its threads."""
+    import ctypes
+
+    tid = next(int(t) for t in os.listdir(f"/proc/{pid}/task") if int(t) != pid)
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.syscall(234, pid, tid, sig) != 0:  # SYS_tgkill on x86-64
+        raise OSError(ctypes.get_errno(), "tgkill")
+
+
 def event_time(event: dict[str, Any]) -> float:
     """When the engine says the event happened (unix seconds)."""
     return event["timeNano"] / 1e9

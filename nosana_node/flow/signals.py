@@ -10,14 +10,39 @@ Handlers can only be installed in the main thread; elsewhere the block runs with
 
 from __future__ import annotations
 
+import queue
 import signal
 import threading
+import time
 from types import FrameType
-from typing import Self
+from typing import Self, TypeVar
 
 from nosana_node.flow.cancel import CancelReason, CancelToken
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: Longest a thread that owns the signals blocks in one wait (seconds).
+WAIT_SLICE = 0.25
+
+T = TypeVar("T")
+
+
+def get_waking(inbox: queue.Queue[T], timeout: float | None = None) -> T:
+    """The next item of ``inbox`` (``queue.Empty`` after ``timeout`` seconds; ``None``: no end),
+    waited for in slices of :data:`WAIT_SLICE`.
+
+    The kernel hands a signal to any thread of the process; Python runs its handler in the main
+    thread only, and a main thread blocked on a lock is not woken by a signal another thread
+    took (CPython gh-85300): it would run the handler only when the item arrives. Waking up in
+    slices lets SIGINT/SIGTERM act at once whichever thread received them.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        left = WAIT_SLICE if deadline is None else deadline - time.monotonic()
+        try:
+            return inbox.get(timeout=max(0.0, min(left, WAIT_SLICE)))
+        except queue.Empty:
+            if deadline is not None and left <= WAIT_SLICE:
+                raise
 
 
 class SignalCancel:

@@ -35,6 +35,7 @@ from nosana_node.chain.accounts import QueueType, RunAccount
 from nosana_node.chain.failures import TransactionFailed
 from nosana_node.chain.retry import Backoff
 from nosana_node.errors import NosanaError
+from nosana_node.flow.signals import get_waking
 from nosana_node.node.events import NodeEvent
 from nosana_node.node.failpoints import crash_point
 from nosana_node.node.jobs import JobProcessor
@@ -149,7 +150,7 @@ class Node:
             times.append(self._drain_until)
         timeout = max(0.0, min(times) - now)
         try:
-            kind, value = self._inbox.get(timeout=timeout)
+            kind, value = get_waking(self._inbox, timeout)
         except queue.Empty:
             return
         while True:

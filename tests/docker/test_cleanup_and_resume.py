@@ -7,7 +7,6 @@ cleanup runs and the next run (``flow resume`` or the same ``pipeline run``) mus
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from tests.corekit import (
     let_go,
     new_store,
     pipeline,
+    signal_other_thread,
     start_cli,
     write,
 )
@@ -148,15 +148,6 @@ def test_interrupt_removes_the_container_and_can_be_resumed(
     assert "one\ntwo" in result["jobs"][2]["log"]["excerpt"]
 
 
-def _tgkill(pid: int, tid: int, sig: int) -> None:
-    """Send ``sig`` to one thread ``tid`` of process ``pid`` (Linux ``tgkill``)."""
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.syscall(234, pid, tid, sig) != 0:  # SYS_tgkill on x86-64
-        raise OSError(ctypes.get_errno(), "tgkill")
-
-
 def test_sigterm_delivered_to_another_thread_than_the_main_one_still_stops_the_run(
     tmp_path: Path, home: Path
 ) -> None:
@@ -167,8 +158,7 @@ def test_sigterm_delivered_to_another_thread_than_the_main_one_still_stops_the_r
         proc = start_cli("pipeline", "run", str(path), home=home)
         try:
             events.wait("start", count=2)  # the second job waits for a go that never comes
-            other = next(int(t) for t in os.listdir(f"/proc/{proc.pid}/task") if int(t) != proc.pid)
-            _tgkill(proc.pid, other, signal.SIGTERM)
+            signal_other_thread(proc.pid, signal.SIGTERM)
             _, err = proc.communicate(timeout=60)
         finally:
             if proc.poll() is None:

@@ -16,7 +16,7 @@ from typing import Any
 from nosana_node.chain.accounts import JobState
 from nosana_node.node.state import NodeDb, Step
 from tests.cli import REPO
-from tests.corekit import WAIT_FOR_GO, EngineEvents, event_time, new_store
+from tests.corekit import WAIT_FOR_GO, EngineEvents, event_time, new_store, signal_other_thread
 from tests.localnet.conftest import Served
 from tests.node.conftest import NodeFactory
 from tests.node.nodekit import Market, NodeProcess, let_job_go, pipeline
@@ -123,6 +123,18 @@ def test_sigterm_while_queued_leaves_the_queue_and_exits_0(market: Market, start
     assert node.wait() == 0
     assert "left the queue" in node.output
     assert node.wallet not in market.client.market(market.address).queue
+
+
+def test_sigterm_taken_by_another_thread_than_the_main_one_still_stops_a_waiting_node(
+    market: Market, start_node: NodeFactory
+) -> None:
+    """The kernel may hand SIGTERM to any thread of the node; a waiting node's main thread
+    (blocked for up to a minute between reads of its market) still acts on it at once."""
+    node = start_node()
+    node.wait_line(QUEUED)
+    signal_other_thread(node.proc.pid, signal.SIGTERM)
+    assert node.wait(timeout=15) == 0
+    assert "left the queue" in node.output
 
 
 def test_sigterm_lets_the_running_job_finish_then_exits(
