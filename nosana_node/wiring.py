@@ -123,6 +123,7 @@ def jobdef_settings(config: NodeConfig) -> JobdefSettings:
         hf_endpoint=j.hf_endpoint,
         ollama_registry=j.ollama_registry,
         max_bytes=j.max_resource_size,
+        allow_private=tuple(j.allow_private),
     )
     return JobdefSettings(
         publish_address=j.publish_address,
