@@ -168,3 +168,17 @@ def test_a_private_hf_endpoint_is_refused_for_a_market_job(tmp_path: Path, hub: 
 def test_a_malformed_allowance_is_refused(entry: str) -> None:
     with pytest.raises(ValueError, match="neither a host name nor a network"):
         Allowance.parse([entry])
+
+
+def test_the_allowance_comes_from_the_configuration_and_is_checked_there() -> None:
+    from dataclasses import replace
+
+    from nosana_node.config.schema import JobdefConfig, NodeConfig
+    from nosana_node.errors import ConfigError
+    from nosana_node.wiring import jobdef_settings
+
+    config = replace(NodeConfig(), jobdef=JobdefConfig(allow_private=("minio.lan", "10.1.0.0/16")))
+    assert jobdef_settings(config).resources.allow_private == ("minio.lan", "10.1.0.0/16")
+    bad = replace(NodeConfig(), jobdef=JobdefConfig(allow_private=("10.1.0.0/16 extra",)))
+    with pytest.raises(ConfigError, match=r"^:jobdef :allow-private: '10.1.0.0/16 extra' is neither"):
+        jobdef_settings(bad)
