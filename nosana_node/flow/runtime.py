@@ -209,7 +209,7 @@ class Runtime:
                 for op in waiting:
                     self._not_run(flow, op)
                 return
-            event, op_id = done.get()
+            event, op_id = _next(done)
             if event == "ready":
                 continue
             running.pop(op_id).join()
@@ -365,3 +365,22 @@ class Runtime:
     @staticmethod
     def _cancelled(reason: CancelReason, text: str) -> OpOutcome:
         return OpOutcome(OpStatus(reason.value), error=text, reason=Reason(reason.value))
+
+
+#: Longest the runtime's own thread blocks in one wait (seconds).
+WAIT_SLICE = 0.25
+
+
+def _next(done: queue.Queue[tuple[str, str]]) -> tuple[str, str]:
+    """The next event of the ops, waited for in slices of :data:`WAIT_SLICE`.
+
+    The kernel hands a signal to any thread of the process; Python runs its handler in the main
+    thread only, and a main thread blocked on a lock is not woken by a signal another thread
+    took (CPython gh-85300): it would run the handler only when an op ends. Waking up in slices
+    lets SIGINT/SIGTERM stop a run at once whichever thread received them.
+    """
+    while True:
+        try:
+            return done.get(timeout=WAIT_SLICE)
+        except queue.Empty:
+            continue

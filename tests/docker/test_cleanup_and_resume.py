@@ -7,6 +7,7 @@ cleanup runs and the next run (``flow resume`` or the same ``pipeline run``) mus
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -145,6 +146,37 @@ def test_interrupt_removes_the_container_and_can_be_resumed(
     result = json.loads(out)
     assert [j["attempts"] for j in result["jobs"]] == [1, 2, 1]
     assert "one\ntwo" in result["jobs"][2]["log"]["excerpt"]
+
+
+def _tgkill(pid: int, tid: int, sig: int) -> None:
+    """Send ``sig`` to one thread ``tid`` of process ``pid`` (Linux ``tgkill``)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.syscall(234, pid, tid, sig) != 0:  # SYS_tgkill on x86-64
+        raise OSError(ctypes.get_errno(), "tgkill")
+
+
+def test_sigterm_delivered_to_another_thread_than_the_main_one_still_stops_the_run(
+    tmp_path: Path, home: Path
+) -> None:
+    """The kernel hands a process's signal to any of its threads; one that lands on a thread
+    other than the main one must still stop the run (the main thread is waiting for its jobs)."""
+    path = write(tmp_path, WAITING)
+    with EngineEvents(new_store(home)) as events:
+        proc = start_cli("pipeline", "run", str(path), home=home)
+        try:
+            events.wait("start", count=2)  # the second job waits for a go that never comes
+            other = next(int(t) for t in os.listdir(f"/proc/{proc.pid}/task") if int(t) != proc.pid)
+            _tgkill(proc.pid, other, signal.SIGTERM)
+            _, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert proc.returncode == 143, err
+    assert leftover_containers(home) == []
+    assert _store_state(home)["status"] == "interrupted"
 
 
 def test_sigterm_as_the_engine_creates_a_container_leaves_none(tmp_path: Path, home: Path) -> None:
