@@ -58,11 +58,14 @@ def size(value: int) -> str:
     return f"{value} bytes"
 
 
+_APPROX_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+
+
 def approx_size(value: int) -> str:
-    """Rounded for people: ``512 B``, ``1.5 KiB``, ``3.2 GiB``."""
+    """Rounded for people: ``512 B``, ``1.5 KiB``, ``3.2 GiB``, up to EiB (``16.0 EiB``)."""
     amount = float(value)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if amount < 1024 or unit == "GiB":
+    for unit in _APPROX_UNITS:
+        if amount < 1024 or unit == _APPROX_UNITS[-1]:
             return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
         amount /= 1024
     raise AssertionError("unreachable")  # pragma: no cover

@@ -113,16 +113,23 @@ def _plugin_op_types() -> Iterable[OpType]:
 
 def jobdef_settings(config: NodeConfig) -> JobdefSettings:
     """What the op types of job definitions read (``:jobdef``)."""
+    from nosana_node.addresses import Allowance
+    from nosana_node.errors import ConfigError
     from nosana_node.jobdef.settings import JobdefSettings
     from nosana_node.resources.settings import ResourceSettings
 
     j = config.jobdef
+    try:
+        Allowance.parse(j.allow_private)
+    except ValueError as exc:
+        raise ConfigError(f":jobdef :allow-private: {exc}") from None
     resources = ResourceSettings(
         s3_endpoint=j.s3_endpoint,
         mirrors=dict(j.mirrors),
         hf_endpoint=j.hf_endpoint,
         ollama_registry=j.ollama_registry,
         max_bytes=j.max_resource_size,
+        allow_private=tuple(j.allow_private),
     )
     return JobdefSettings(
         publish_address=j.publish_address,

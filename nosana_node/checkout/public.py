@@ -6,9 +6,9 @@ node compiles from a market job; local runs keep git as the operator set it up) 
 
 * ``https`` and ``http`` URLs only (:data:`PUBLIC_SCHEMES`): ``ssh`` would use this host's keys,
   ``git://`` cannot be pinned to an address;
-* every address the host resolves to must be public (:func:`is_public`: not loopback, private,
-  link-local, shared, multicast, reserved, unspecified), so a job cannot make the node reach the
-  services of its own host or network;
+* every address the host resolves to must be public (:func:`nosana_node.addresses.is_public`:
+  not loopback, private, link-local, shared, multicast, reserved, unspecified), so a job cannot
+  make the node reach the services of its own host or network;
 * git connects to the address that was checked (``http.curloptResolve``) and follows no
   redirect, so a name that resolves elsewhere a moment later (DNS rebinding) or a redirect to
   another host reaches nothing new;
@@ -18,33 +18,22 @@ node compiles from a market job; local runs keep git as the operator set it up) 
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
+
+from nosana_node.addresses import RefusedAddress, Resolver, checked_addresses
 
 PUBLIC_SCHEMES = ("https", "http")
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 #: Environment variables that would hand git an identity or a way around the rules.
 _DROPPED = ("SSH_AUTH_SOCK", "SSH_ASKPASS", "GIT_ASKPASS", "GIT_SSH", "GIT_SSH_COMMAND", "XDG_CONFIG_HOME")
 
-Resolver = Callable[..., Sequence[tuple[Any, ...]]]
-
 
 class RefusedRepository(Exception):
     """The repository is not one a market job may check out; the message says why."""
-
-
-def is_public(address: str) -> bool:
-    """Whether an IP address is on the public internet (``ipaddress``'s ``is_global``, and not
-    multicast)."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
 
 
 def pin(repo: str, resolve: Resolver = socket.getaddrinfo) -> list[str]:
@@ -61,16 +50,9 @@ def pin(repo: str, resolve: Resolver = socket.getaddrinfo) -> list[str]:
     except ValueError:
         raise RefusedRepository(f"{_shown(repo)}: not a valid port") from None
     try:
-        answers = resolve(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as exc:
-        raise RefusedRepository(f"cannot resolve the repository host {host}: {exc}") from None
-    addresses = list(dict.fromkeys(str(a[4][0]) for a in answers))
-    private = [a for a in addresses if not is_public(a)]
-    if not addresses or private:
-        raise RefusedRepository(
-            f"the repository host {host} resolves to {', '.join(private) or 'nothing'}, not a public "
-            "address: a market job may not reach this host's own network"
-        )
+        addresses = checked_addresses(host, port, resolve, what="the repository host")
+    except RefusedAddress as exc:
+        raise RefusedRepository(str(exc)) from None
     return pin_options(host, port, addresses)
 
 

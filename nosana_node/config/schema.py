@@ -226,6 +226,14 @@ class JobdefConfig:
     max_resource_size: int = field(
         default=512 * GIB, metadata=meta(Size(), "Largest resource a job may fetch.")
     )
+    allow_private: tuple[str, ...] = field(
+        default=(),
+        metadata=meta(
+            TextList(),
+            "Private endpoints a market job's resources may reach (host names, networks): "
+            '["minio.lan" "10.1.0.0/16"]. Others must resolve to public addresses only.',
+        ),
+    )
 
 
 @dataclass(frozen=True)

@@ -258,7 +258,7 @@ class ContainerRun(OpType):
         ]
         resources = parse(args.get("resources") or [])
         if resources:
-            store = _resource_store(ctx, self.settings)
+            store = _resource_store(ctx, self.settings, public=bool(ctx.args.get("public")))
             mounts += resource_mounts(resources, store, env.private_dir, ctx.log.note)
         return mounts
 
@@ -344,17 +344,21 @@ def _ensure(env: RunEnv, image: str, authentication: Any) -> None:
     executor.ensure_image(image, env.settings.pull_policy, auth, env.reporter.message)
 
 
-def _resource_store(ctx: OpContext, settings: JobdefSettings) -> Any:
+def _resource_store(ctx: OpContext, settings: JobdefSettings, public: bool) -> Any:
+    """The run's resource store; a market job's (``public``) reaches public endpoints only."""
+    from nosana_node.addresses import Allowance
     from nosana_node.resources import ResourceStore
+    from nosana_node.resources.guard import AddressGuard
     from nosana_node.resources.s3 import VaultCredentials
 
     def make() -> ResourceStore:
         credentials = None
         if settings.s3_credentials:
             credentials = VaultCredentials(_MaskingResolver(ctx.env), settings.s3_credentials)
-        return ResourceStore(ctx.settings.home, settings.resources, credentials)
+        guard = AddressGuard(Allowance.parse(settings.resources.allow_private)) if public else None
+        return ResourceStore(ctx.settings.home, settings.resources, credentials, guard)
 
-    return ctx.env.services.get("resource-store", make)
+    return ctx.env.services.get("resource-store-public" if public else "resource-store", make)
 
 
 class _MaskingResolver:

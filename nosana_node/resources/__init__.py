@@ -15,6 +15,7 @@ from nosana_node.resources.errors import (
     ResourceDenied,
     ResourceError,
     ResourceNotFound,
+    ResourceRefused,
     ResourceTooLarge,
     SourceUnreachable,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "ResourceDenied",
     "ResourceError",
     "ResourceNotFound",
+    "ResourceRefused",
     "ResourceSettings",
     "ResourceStore",
     "ResourceTooLarge",

@@ -29,3 +29,8 @@ class ResourceTooLarge(ResourceError):
 
 class SourceUnreachable(ResourceError):
     """The source could not be reached (connection, timeout): a cached copy may serve instead."""
+
+
+class ResourceRefused(ResourceError):
+    """A market job's resource names an endpoint (or a redirect to one) that is not public and
+    not allowed by the operator: nothing is fetched."""

@@ -11,6 +11,10 @@ A revision that is a full commit hash pins the content: once cached, the hub is 
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from nosana_node.jobdef.schema import HFResource
@@ -21,17 +25,61 @@ from nosana_node.resources.errors import (
     ResourceNotFound,
     SourceUnreachable,
 )
+from nosana_node.resources.guard import AddressGuard, guarded_backend
 from nosana_node.resources.settings import ResourceSettings
 from nosana_node.resources.source import RemoteFile, safe_relative
 
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
+#: the guard (and resource name) of the fetch running in this thread; ``None``: not a market job's
+_GUARD: ContextVar[tuple[AddressGuard, str] | None] = ContextVar("hf_guard", default=None)
+_INSTALLED = threading.Lock()
+_installed = False
+
+
+def _connect(host: str, port: int) -> str:
+    current = _GUARD.get()
+    return host if current is None else current[0].address(host, port, current[1])
+
+
+def _guarded_client() -> Any:
+    """huggingface_hub's own client, its connections made through :func:`_connect`."""
+    from huggingface_hub.utils._http import default_client_factory
+
+    client = default_client_factory()
+    guarded_backend(client._transport, _connect)
+    return client
+
+
+@contextmanager
+def _guarded(guard: AddressGuard | None, name: str) -> Iterator[None]:
+    """huggingface_hub's shared client checks every connection made inside against ``guard``.
+
+    The hub's client is process-wide (``set_client_factory``); the guard is per thread."""
+    global _installed
+    if guard is None:
+        yield
+        return
+    with _INSTALLED:
+        if not _installed:
+            from huggingface_hub import set_client_factory
+
+            set_client_factory(_guarded_client)
+            _installed = True
+    token = _GUARD.set((guard, name))
+    try:
+        yield
+    finally:
+        _GUARD.reset(token)
 
 
 class HFSource:
     """One Hugging Face model repository at one revision."""
 
-    def __init__(self, resource: HFResource, settings: ResourceSettings) -> None:
+    def __init__(
+        self, resource: HFResource, settings: ResourceSettings, guard: AddressGuard | None = None
+    ) -> None:
         self.settings = settings
+        self.guard = guard
         self.repo = resource.repo
         self.revision = resource.revision or "main"
         self.files = resource.files
@@ -46,6 +94,8 @@ class HFSource:
         """The one place mapping huggingface_hub's exceptions to resource errors."""
         from huggingface_hub import errors
 
+        if isinstance(exc, ResourceError):  # a refused endpoint (the guard), named already
+            return exc
         where = f"{self.name}: {what}"
         if isinstance(exc, errors.GatedRepoError):
             return ResourceDenied(f"{where}: gated repository (a token with access is needed)")
@@ -78,9 +128,10 @@ class HFSource:
         from huggingface_hub import HfApi
 
         try:
-            info: Any = HfApi(endpoint=self.endpoint, token=self.token).model_info(
-                self.repo, revision=self.revision, files_metadata=True, timeout=self.settings.read_timeout
-            )
+            with _guarded(self.guard, self.name):
+                info: Any = HfApi(endpoint=self.endpoint, token=self.token).model_info(
+                    self.repo, revision=self.revision, files_metadata=True, timeout=self.settings.read_timeout
+                )
         except Exception as exc:
             raise self._fail(exc, "repository info") from None
         if not info.sha or not info.siblings:
@@ -115,6 +166,7 @@ class HFSource:
         url = hf_hub_url(self.repo, file.path, revision=self._commit, endpoint=self.endpoint)
         headers = build_hf_headers(token=self.token)
         try:
-            http_get(url, out, headers=headers, expected_size=file.size, displayed_filename=file.path)  # type: ignore[arg-type]
+            with _guarded(self.guard, self.name):
+                http_get(url, out, headers=headers, expected_size=file.size, displayed_filename=file.path)  # type: ignore[arg-type]
         except Exception as exc:
             raise self._fail(exc, f"fetching {file.path!r}") from None

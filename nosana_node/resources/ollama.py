@@ -30,6 +30,7 @@ from nosana_node.resources.errors import (
     ResourceTooLarge,
     SourceUnreachable,
 )
+from nosana_node.resources.guard import AddressGuard, guarded_backend
 from nosana_node.resources.settings import ResourceSettings
 from nosana_node.resources.source import RemoteFile
 
@@ -72,7 +73,9 @@ class OllamaSource:
 
     immutable = False
 
-    def __init__(self, resource: OllamaResource, settings: ResourceSettings) -> None:
+    def __init__(
+        self, resource: OllamaResource, settings: ResourceSettings, guard: AddressGuard | None = None
+    ) -> None:
         self.settings = settings
         self.host, self.namespace, self.model, self.tag = parse_model(resource.model)
         self.name = f"Ollama resource {resource.model}"
@@ -80,10 +83,16 @@ class OllamaSource:
         base = settings.ollama_registry if self.host == DEFAULT_HOST else f"https://{self.host}"
         self.base = f"{base.rstrip('/')}/v2/{self.namespace}/{self.model}"
         self._manifest: bytes = b""
+        transport = httpx.HTTPTransport()
+        if guard is not None:  # a market job's: the registry and every redirect target checked
+            name = self.name
+            guarded_backend(transport, lambda host, port: guard.address(host, port, name))
         self._client = httpx.Client(
             timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
             follow_redirects=True,
             max_redirects=5,
+            transport=transport,
+            trust_env=guard is None,  # a proxy would reach hosts the guard never sees
         )
 
     def _fail(self, exc: Exception, what: str) -> ResourceError:

@@ -35,6 +35,7 @@ from nosana_node.resources.errors import (
     ResourceTooLarge,
     SourceUnreachable,
 )
+from nosana_node.resources.guard import AddressGuard, pin_boto_client, refusal
 from nosana_node.resources.settings import ResourceSettings
 from nosana_node.resources.source import RemoteFile, safe_relative
 from nosana_node.secrets.refs import SecretRef, SecretResolver
@@ -142,8 +143,10 @@ class S3Source:
         resource: AnyS3Resource,
         settings: ResourceSettings,
         credentials: CredentialSource | None = None,
+        guard: AddressGuard | None = None,
     ) -> None:
         self.settings = settings
+        self.guard = guard
         self.node_credentials = credentials
         self.iam = resource.iam
         parts: list[tuple[str, str | None, list[str] | None]]
@@ -196,6 +199,9 @@ class S3Source:
                 aws_secret_access_key=keys.secret_access_key if keys else None,
                 config=config,
             )
+        if self.guard is not None:  # a market job's: see nosana_node.resources.guard
+            guard, name = self.guard, self.name
+            pin_boto_client(client, lambda host, port: guard.address(host, port, name))
         self._clients[location] = client
         return client
 
@@ -211,6 +217,9 @@ class S3Source:
         """The one place mapping botocore's exceptions to resource errors."""
         from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
+        refused = refusal(exc)
+        if refused is not None:
+            return refused
         where = f"{self.name}: {what}"
         if isinstance(exc, ClientError):
             error = exc.response.get("Error", {})

@@ -18,6 +18,9 @@ class ResourceSettings:
     - ``hf_endpoint``: the Hugging Face hub.
     - ``ollama_registry``: where the default Ollama registry (``registry.ollama.ai``) is reached.
     - ``max_bytes`` / ``max_files``: the most one resource may hold.
+    - ``allow_private``: host names and networks (CIDR) a market job's resources may reach although
+      they are not public (see :mod:`nosana_node.resources.guard`), e.g. ``("minio.lan",
+      "10.1.0.0/16")``;
     - ``connect_timeout`` / ``read_timeout``: per request, seconds; ``lock_timeout``: how long a
       fetch waits for another fetch of the same resource.
     """
@@ -28,6 +31,7 @@ class ResourceSettings:
     ollama_registry: str = "https://registry.ollama.ai"
     max_bytes: int = 512 * GIB
     max_files: int = 100_000
+    allow_private: tuple[str, ...] = ()
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     lock_timeout: float = 4 * 3600.0

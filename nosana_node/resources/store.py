@@ -26,6 +26,7 @@ from pathlib import Path
 from nosana_node.jobdef.schema import HFResource, OllamaResource, RemoteResource
 from nosana_node.resources.cache import ContentCache, TreeEntry
 from nosana_node.resources.errors import ResourceError, ResourceTooLarge, SourceUnreachable
+from nosana_node.resources.guard import AddressGuard
 from nosana_node.resources.s3 import CredentialSource, S3Source
 from nosana_node.resources.settings import ResourceSettings
 from nosana_node.resources.source import RemoteFile, Source
@@ -55,22 +56,24 @@ class ResourceStore:
         home: Path,
         settings: ResourceSettings | None = None,
         credentials: CredentialSource | None = None,
+        guard: AddressGuard | None = None,
     ) -> None:
         self.settings = settings or ResourceSettings()
         self.cache = ContentCache(home / "resources")
         self.credentials = credentials
+        self.guard = guard  # a market job's store: endpoints must be public (see resources.guard)
 
     def source(self, resource: RemoteResource) -> Source:
         """The :class:`Source` for a validated resource spec."""
         if isinstance(resource, HFResource):
             from nosana_node.resources.hf import HFSource
 
-            return HFSource(resource, self.settings)
+            return HFSource(resource, self.settings, self.guard)
         if isinstance(resource, OllamaResource):
             from nosana_node.resources.ollama import OllamaSource
 
-            return OllamaSource(resource, self.settings)
-        return S3Source(resource, self.settings, self.credentials)
+            return OllamaSource(resource, self.settings, self.guard)
+        return S3Source(resource, self.settings, self.credentials, self.guard)
 
     def host_dir(self, resource: RemoteResource, progress: Progress | None = None) -> Path:
         """The host directory to mount for ``resource`` (fetched first if needed)."""

@@ -112,6 +112,9 @@ def test_units_parse_and_format() -> None:
     assert units.size(4 * units.GIB) == "4 GiB" and units.size(1536) == "1536 bytes"
     assert units.duration(86400) == "1d" and units.duration(90) == "90s" and units.duration(600) == "10m"
     assert units.approx_size(512) == "512 B" and units.approx_size(1536) == "1.5 KiB"
+    assert units.approx_size(1023 * units.GIB) == "1023.0 GiB"
+    assert units.approx_size(units.TIB) == "1.0 TiB" and units.approx_size(3 << 50) == "3.0 PiB"
+    assert units.approx_size(1000 * 1024**5) == "1000.0 PiB" and units.approx_size(2**64) == "16.0 EiB"
     assert (
         units.elapsed(1.234) == "1.23s" and units.elapsed(123.4) == "2m03.4s" and units.elapsed(None) == "-"
     )

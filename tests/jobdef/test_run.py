@@ -304,6 +304,35 @@ def test_resource_faults_fail_the_op_before_its_container_naming_the_resource(ho
     assert leftovers(flow.id) == {"volumes": [], "networks": []}
 
 
+def test_a_market_job_reaches_private_s3_endpoints_only_when_the_operator_allows_them(home: Path) -> None:
+    from nosana_node.node.documents import compile_job_document
+
+    with moto_s3() as endpoint:
+        client = s3_client(endpoint)
+        client.create_bucket(Bucket="models")
+        client.put_object(Bucket="models", Key="m/w.bin", Body=b"weights", ACL="public-read")
+        spec = {"type": "S3", "url": f"{endpoint}/models/m", "bucket": "models", "target": "/m"}
+        data = job([{"id": "a", "args": {"cmd": "cat /m/w.bin", "resources": [spec]}}])
+        outcomes = []
+        for allow in ((), ("127.0.0.0/8",)):
+            market = compile_job_document(json.loads(json.dumps(data)), flow_id=f"market{len(allow)}")
+            assert market.ops[0].args["public"] is True  # compile_data (job run) sets nothing
+            settings = JobdefSettings(resources=ResourceSettings(allow_private=allow))
+            flow_runner = runner(home, settings)
+            try:
+                with flow_runner.cancel_token(None) as cancel:
+                    outcomes.append(flow_runner.run(market, cancel=cancel))
+            finally:
+                flow_runner.close()
+    refused, allowed = outcomes
+    state = refused.states["a"]
+    assert state.status is OpStatus.FAILED and state.reason == "resource" and state.exit_code is None
+    assert (state.error or "").startswith(f"S3 resource {endpoint}/models/m: refused: the endpoint 127.0.0.1")
+    assert allowed.status is FlowStatus.SUCCEEDED, allowed.error
+    assert log_text(allowed, "a", "stdout") == "weights"
+    assert leftovers(refused.id) == {"volumes": [], "networks": []}
+
+
 def test_the_registry_password_is_masked_in_the_log_the_result_and_the_store(home: Path) -> None:
     secret = "s3cr3t-pw-123"
     auth = {"docker": {"username": "u", "password": secret, "server": "localhost"}}

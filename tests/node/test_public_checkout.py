@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from nosana_node.checkout.public import RefusedRepository, is_public, pin, pin_options, public_env
+from nosana_node.addresses import is_public
+from nosana_node.checkout.public import RefusedRepository, pin, pin_options, public_env
 from tests.node.gitkit import GitServer
 
 
