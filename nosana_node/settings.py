@@ -13,12 +13,13 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from nosana_node.config.schema import PULL_POLICIES, DockerConfig, StorageConfig
+from nosana_node.config.schema import PULL_POLICIES, DockerConfig, NodeSettings, StorageConfig
 from nosana_node.docker.network import check_mode
 from nosana_node.errors import ConfigError
 
 _DOCKER = DockerConfig()
 _STORAGE = StorageConfig()
+_NODE = NodeSettings()
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ class RunnerSettings:
         log_cap: bytes of log kept per job (stdout and stderr together); the rest is replaced by
             one truncation marker.
         artifact_cap: maximum size in bytes of one artifact (a tar taken from a container).
+        checkout_cap: most bytes a ``checkout/git`` op may write (git objects and work tree),
+            enforced while git runs (:mod:`nosana_node.checkout.watch`).
         pull_policy: ``always`` | ``if-not-present`` | ``never``.
         gpus: GPU request for job containers: ``None`` (none, the default), ``-1`` (all) or a
             count. Passed to Docker as a device request with the ``gpu`` capability.
@@ -55,6 +58,7 @@ class RunnerSettings:
     job_timeout: float = _DOCKER.timeout
     log_cap: int = _DOCKER.max_log_size
     artifact_cap: int = _STORAGE.max_artifact_size
+    checkout_cap: int = _NODE.max_repository_size
     pull_policy: str = _DOCKER.pull_policy
     gpus: int | None = _DOCKER.gpus
     network: str = _DOCKER.network
@@ -65,7 +69,16 @@ class RunnerSettings:
             problems.append(
                 f"pull policy must be one of {', '.join(PULL_POLICIES)}, got {self.pull_policy!r}"
             )
-        for name in ("cpus", "memory", "pids", "job_timeout", "log_cap", "artifact_cap", "docker_timeout"):
+        for name in (
+            "cpus",
+            "memory",
+            "pids",
+            "job_timeout",
+            "log_cap",
+            "artifact_cap",
+            "checkout_cap",
+            "docker_timeout",
+        ):
             if getattr(self, name) <= 0:
                 problems.append(f"{name} must be positive, got {getattr(self, name)!r}")
         if self.gpus is not None and (self.gpus == 0 or self.gpus < -1):

@@ -75,6 +75,7 @@ def runner_settings(config: NodeConfig) -> RunnerSettings:
         job_timeout=d.timeout,
         log_cap=d.max_log_size,
         artifact_cap=config.storage.max_artifact_size,
+        checkout_cap=config.node.max_repository_size,
         pull_policy=d.pull_policy,
         gpus=d.gpus,
         network=d.network,

@@ -2,7 +2,9 @@
 
 A pipeline's top-level ``trigger: {repo, commit-sha}`` (the original node's way to name the
 checkout of a local run) compiles to this op first when no workspace is given. The clone runs
-on the host with the job time limit, no prompts, no system git configuration and only the
+on the host within the job time limit (both git commands together), writing at most
+``:node :max-repository-size`` (:mod:`nosana_node.checkout.watch`: git is stopped past it and the
+partial checkout removed), no prompts, no system git configuration and only the
 ``https``, ``http``, ``ssh``, ``git`` and ``file`` transports; it is stopped when the run is
 cancelled, archived (:func:`~nosana_node.checkout.archive.archive_tree`, ``.git`` included, as
 the original node's checkout container left it) and removed. A ``public`` checkout (a market
@@ -16,14 +18,17 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nosana_node.checkout.archive import archive_tree
 from nosana_node.checkout.public import RefusedRepository, pin, public_env
+from nosana_node.checkout.watch import SizeWatch, kill_group
 from nosana_node.flow.model import Op
 from nosana_node.flow.registry import OpOutcome, OpType
 from nosana_node.flow.results import Reason
+from nosana_node.units import size
 
 if TYPE_CHECKING:
     from nosana_node.flow.context import OpContext
@@ -92,31 +97,47 @@ class GitCheckout(OpType):
                     [git, "-C", str(tree), "checkout", "--quiet", "--detach", commit or "HEAD", "--"],
                 ),
             ]
+            deadline = time.monotonic() + ctx.settings.job_timeout
             for shown, argv in steps:
-                failure = self._step(ctx, shown, argv, env)
-                if failure is not None:
+                failure = self._step(ctx, shown, argv, env, tree, deadline)
+                if failure is not None:  # the temporary directory (the partial checkout) goes
                     where = f"{repo}@{commit}" if commit else repo
                     return OpOutcome.failed(Reason.RESOURCE, f"cannot check out {where}: {failure}")
             return archive_tree(ctx, tree, "the checkout", f"{repo}@{commit}" if commit else repo)
 
-    def _step(self, ctx: OpContext, shown: str, argv: list[str], env: dict[str, str]) -> str | None:
-        """Run one git command (stopped on cancellation or after the job time limit); None when
-        it succeeded, else why it did not."""
+    def _step(
+        self, ctx: OpContext, shown: str, argv: list[str], env: dict[str, str], tree: Path, deadline: float
+    ) -> str | None:
+        """Run one git command (stopped on cancellation, at ``deadline`` or when ``tree`` passes
+        the checkout cap); None when it succeeded, else why it did not."""
         ctx.log.note(f"$ {shown}")
-        timeout = ctx.settings.job_timeout
+        cap = ctx.settings.checkout_cap
         with subprocess.Popen(
-            argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            argv,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # its helpers are killed with it (kill_group)
         ) as proc:
-            forget = ctx.cancel.on_cancel(lambda _reason: proc.kill())
+            forget = ctx.cancel.on_cancel(lambda _reason: kill_group(proc))
+            watch = SizeWatch(proc, tree, cap)
             try:
-                out, err = proc.communicate(timeout=timeout)
+                with watch:
+                    out, err = proc.communicate(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                proc.kill()
+                kill_group(proc)
                 proc.communicate()
-                return f"git timed out after {timeout:g}s"
+                if not watch.exceeded:
+                    return f"git timed out after {ctx.settings.job_timeout:g}s"
             finally:
                 forget()
         ctx.cancel.check()
+        if watch.exceeded or watch.check():
+            return (
+                f"the repository is larger than the {size(cap)} cap on a checkout "
+                "(:node :max-repository-size): git was stopped, the partial checkout removed"
+            )
         for stream, data in (("stdout", out), ("stderr", err)):
             if data:
                 ctx.log.write(stream, data[-OUTPUT_KEPT:])

@@ -292,6 +292,14 @@ class NodeSettings:
             "assignments arrive by subscription).",
         ),
     )
+    max_repository_size: int = field(
+        default=2 * GIB,
+        metadata=meta(
+            Size(),
+            "Most a checkout of a job's repository may write (git objects and work tree), measured "
+            "while git runs: past it git is stopped, the partial checkout removed, the job fails.",
+        ),
+    )
     result_log_size: int = field(
         default=MIB,
         metadata=meta(Size(), "Log kept per job in a published result (the end is kept; the rest is cut)."),
