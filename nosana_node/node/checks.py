@@ -4,7 +4,9 @@
 key), SOL for fees and rent (``:node :min-sol``), the NOS token account (paid into on
 ``finish``; made when the node joins if missing), the stake account against the market's
 minimum, the access NFT when the market requires one, the Docker engine (and removes containers
-a dead node of this home left), and free disk space under the home (``:node :min-free-disk``).
+a dead node of this home left, and what job definitions left: the flows of jobs this node quit
+and that ended on chain since are given up first, :mod:`.kept`), and free disk space under the
+home (``:node :min-free-disk``).
 A failed check says what to do; the node then stops with exit 2 before it joins anything
 (:class:`ChecksFailed`). Chain reads that fail past the client's retries raise as they are.
 """
@@ -190,9 +192,11 @@ def check_docker(parts: NodeParts) -> CheckResult:
     from nosana_node.docker import labels
     from nosana_node.docker.engine import connect
     from nosana_node.docker.leftovers import sweep_job_leftovers
+    from nosana_node.node.kept import abandon_ended
 
     settings = parts.runner.settings
     where = settings.docker_url or "the local socket"
+    ended = abandon_ended(parts)  # their leftovers go in this sweep
     try:
         api = connect(settings.docker_url, settings.docker_timeout)
         try:
@@ -207,6 +211,8 @@ def check_docker(parts: NodeParts) -> CheckResult:
         reason = f"{type(exc).__name__}: {' '.join(str(exc).split())[:160]}"
         return CheckResult("Docker", False, f"the engine at {where} fails: {reason}", "check the engine")
     extra = f"; removed {len(swept)} container(s) left by a node that is gone" if swept else ""
+    if ended:
+        extra += f"; gave up {len(ended)} flow(s) of jobs that ended on chain after this node quit them"
     extra += "".join(f"; {line}" for line in [leftovers.summary(), *leftovers.problems] if line)
     return CheckResult("Docker", True, f"engine {version} at {where}{extra}")
 

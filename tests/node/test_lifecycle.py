@@ -1,5 +1,6 @@
 """A job's life on a node and the node's own: stopped by its poster, expired, extended, already
-expired when seen; shutdown while queued, draining, past the drain timeout, on a second signal.
+expired when seen; shutdown while queued, draining, past the drain timeout, on a second signal; the
+flow of a quit job kept while the job is open, given up once it ended on chain.
 Containers are followed through the engine's event stream; nothing sleeps to order events."""
 
 from __future__ import annotations
@@ -14,9 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from nosana_node.chain.accounts import JobState
+from nosana_node.flow.model import FlowStatus
+from nosana_node.flow.store import FlowStore
 from nosana_node.node.state import NodeDb, Step
 from tests.cli import REPO
-from tests.corekit import WAIT_FOR_GO, EngineEvents, event_time, new_store, signal_other_thread
+from tests.corekit import WAIT_FOR_GO, EngineEvents, engine, event_time, new_store, signal_other_thread
+from tests.jobdef.runkit import job as jobdef
+from tests.jobdef.runkit import leftovers
 from tests.localnet.conftest import Served
 from tests.node.conftest import NodeFactory
 from tests.node.nodekit import Market, NodeProcess, let_job_go, pipeline
@@ -204,3 +209,57 @@ def test_a_second_signal_skips_the_drain(tmp_path: Path, market: Market, start_n
         assert node.wait() == 0
     assert f"job {job} quit (run" in node.output and "second signal" in node.output
     assert market.client.job(job).state == JobState.STOPPED
+
+
+def remove_leftovers(flow_id: str) -> None:
+    """Whatever a failing test left of the flow's volumes and networks."""
+    api = engine()
+    try:
+        for name in leftovers(flow_id)["volumes"]:
+            api.remove_volume(name, force=True)
+        for name in leftovers(flow_id)["networks"]:
+            api.remove_network(name)
+    finally:
+        api.close()
+
+
+def _flow_status(home: Path, job: object) -> Any:
+    store = FlowStore(home)
+    try:
+        return store.status_of(str(job))
+    finally:
+        store.close()
+
+
+def test_a_quit_jobs_flow_is_kept_while_the_job_is_open_and_given_up_once_it_ended(
+    tmp_path: Path, market: Market, start_node: NodeFactory
+) -> None:
+    node, events = _started(tmp_path, start_node, env={"NOSANA_NODE_DRAIN_TIMEOUT": "1s"})
+    ops = [
+        {"id": "make", "type": "container/create-volume", "args": {"name": "data"}},
+        {"id": "hold", "args": {"cmd": "sleep 600", "volumes": [{"name": "data", "dest": "/data"}]}},
+    ]
+    with events:
+        job = market.post_document(jobdef(ops))
+        events.wait("start")
+        node.signal(signal.SIGTERM)
+        assert node.wait() == 0
+    try:
+        assert _record(node.home, job).step is Step.QUIT
+        kept = leftovers(str(job))
+        assert kept["volumes"] and kept["networks"]
+        # the quit job is Stopped (another node, or this one, may claim it): kept, resumable
+        again = start_node(keypair=node.keypair, home=node.home)
+        again.wait_line(QUEUED)
+        assert again.stop() == 0
+        assert _flow_status(node.home, job) is FlowStatus.INTERRUPTED and leftovers(str(job)) == kept
+        # its poster recovers the deposit: the job account is gone, the flow can never resume
+        market.client.recover(job)
+        last = start_node(keypair=node.keypair, home=node.home)
+        last.wait_line(QUEUED)
+        assert "gave up 1 flow(s) of jobs that ended on chain" in last.output
+        assert last.stop() == 0
+        assert _flow_status(node.home, job) is FlowStatus.STOPPED
+        assert leftovers(str(job)) == {"volumes": [], "networks": []}
+    finally:
+        remove_leftovers(str(job))
