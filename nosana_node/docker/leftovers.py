@@ -60,6 +60,10 @@ class Swept:
         ]
         return f"removed {', '.join(parts)} of finished jobs" if parts else ""
 
+    def lines(self) -> list[str]:
+        """The summary (when something was removed), then each problem."""
+        return [line for line in (self.summary(), *self.problems) if line]
+
 
 def _over(store: FlowStore, flow_id: str, cache: dict[str, bool]) -> bool:
     if flow_id not in cache:

@@ -86,8 +86,7 @@ class DockerService:
         swept = labels.sweep_orphans(self.api, self.store_id)
         if swept:
             env.reporter.message(f"removed {len(swept)} container(s) left by a runner that is gone")
-        leftovers = sweep_job_leftovers(self.api, env.store)
-        for line in ([leftovers.summary()] if leftovers.summary() else []) + leftovers.problems:
+        for line in sweep_job_leftovers(self.api, env.store).lines():
             env.reporter.message(line)
         network = job_network(settings.network, self.api)
         self.network = network.prepare()  # the network mode of every job container

@@ -213,7 +213,7 @@ def check_docker(parts: NodeParts) -> CheckResult:
     extra = f"; removed {len(swept)} container(s) left by a node that is gone" if swept else ""
     if ended:
         extra += f"; gave up {len(ended)} flow(s) of jobs that ended on chain after this node quit them"
-    extra += "".join(f"; {line}" for line in [leftovers.summary(), *leftovers.problems] if line)
+    extra += "".join(f"; {line}" for line in leftovers.lines())
     return CheckResult("Docker", True, f"engine {version} at {where}{extra}")
 
 
